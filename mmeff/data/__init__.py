@@ -1,0 +1,10 @@
+from .bundled import (FASHION_MNIST_CLASSES, FASHION_MNIST_MEAN,
+                      FASHION_MNIST_STD, load_fashion_mnist,
+                      prepare_fashion_mnist)
+from .checks import DatasetError, check_data_paths, check_image_folder
+
+__all__ = [
+    'DatasetError', 'FASHION_MNIST_CLASSES', 'FASHION_MNIST_MEAN',
+    'FASHION_MNIST_STD', 'check_data_paths', 'check_image_folder',
+    'load_fashion_mnist', 'prepare_fashion_mnist'
+]

@@ -1,0 +1,23 @@
+import pytest
+
+from tests.helpers.tools import REPO
+
+
+@pytest.fixture(scope='session')
+def repo_root():
+    return REPO
+
+
+@pytest.fixture(scope='session')
+def tiny_image_folder(tmp_path_factory):
+    """40 train / 20 val Fashion-MNIST PNGs in class folders."""
+    from mmeff.data import prepare_fashion_mnist
+    root = str(tmp_path_factory.mktemp('fmnist'))
+    prepare_fashion_mnist(root, train_per_class=4, val_per_class=2)
+    return root
+
+
+@pytest.fixture(autouse=True, scope='session')
+def mmpretrain_scope():
+    from mmpretrain.utils import register_all_modules
+    register_all_modules(init_default_scope=True)

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Idempotent environment setup for mmeff: system libraries for FFCV, a virtual
+# environment in the repo (.venv) with the pinned stack, and mmeff in editable
+# mode with its dev extras. A second run only checks a stamp and returns.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${MMEFF_VENV:-$ROOT/.venv}"
+PY="${PYTHON:-python3}"
+
+# FFCV builds against OpenCV and libjpeg-turbo; the bundled default data set
+# (Fashion-MNIST) is Debian's dataset-fashion-mnist.
+SYSTEM_PKGS=(libopencv-dev libturbojpeg0-dev pkg-config dataset-fashion-mnist)
+# torch/torchvision pins match the wheels on this machine kind's local store;
+# any other pin downloads several GB.
+STACK=(
+  "torch==2.14.1" "torchvision==0.29.1"
+  "setuptools<81" "wheel" "numpy<2.3"
+  "mmengine==0.10.7" "mmpretrain==1.2.0" "timm>=1.0,<2"
+)
+FFCV="ffcv==1.0.2"
+MMCV_LITE="mmcv-lite==2.1.0"
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+missing_system_pkgs() {
+  local p
+  for p in "${SYSTEM_PKGS[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || printf '%s ' "$p"
+  done
+}
+
+need="$(missing_system_pkgs)"
+if [ -n "$need" ]; then
+  log "installing system packages: $need"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $need >/dev/null
+fi
+
+# The stamp covers everything that decides the environment's contents.
+stamp_src="$(cat "$ROOT/tools/setup_env.sh" "$ROOT/pyproject.toml")"
+stamp="$(printf '%s' "$stamp_src" | sha256sum | cut -d' ' -f1)"
+if [ -f "$VENV/.mmeff-setup" ] && [ "$(cat "$VENV/.mmeff-setup")" = "$stamp" ] \
+   && "$VENV/bin/python" -c "import mmeff" >/dev/null 2>&1; then
+  log "environment up to date: $VENV"
+  exit 0
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+  log "creating virtual environment $VENV"
+  "$PY" -m venv "$VENV"
+fi
+# pip warns about every local index location it skips; keep real messages.
+pip_install() {
+  "$VENV/bin/python" -m pip --disable-pip-version-check install -q "$@" \
+    2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+}
+log "installing the pinned stack (torch, mmengine, mmpretrain, timm)"
+pip_install "${STACK[@]}"
+
+# Either full mmcv (for mmdet/mmseg) or mmcv-lite works; add lite only if none.
+if ! "$VENV/bin/python" -c "import mmcv" >/dev/null 2>&1; then
+  log "installing $MMCV_LITE"
+  pip_install "$MMCV_LITE"
+fi
+
+if ! "$VENV/bin/python" -c "import ffcv" >/dev/null 2>&1; then
+  log "building $FFCV against the system libjpeg-turbo / OpenCV"
+  pip_install --no-build-isolation "$FFCV"
+fi
+
+log "installing mmeff (editable, dev extras)"
+pip_install --no-build-isolation -e "$ROOT[dev]"
+printf '%s' "$stamp" > "$VENV/.mmeff-setup"
+log "done: $VENV"
