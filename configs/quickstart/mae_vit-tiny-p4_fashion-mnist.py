@@ -18,11 +18,12 @@ std = [90.02, 90.02, 90.02]
 model = dict(
     data_preprocessor=dict(mean=mean, std=std, to_rgb=True),
     backbone=dict(
-        _delete_=True, type='MAEViT',
+        _delete_=True, type='VarResMAEViT',
         arch=dict(embed_dims=128, num_layers=6, num_heads=4,
                   feedforward_channels=512),
         img_size=img_size, patch_size=patch_size, mask_ratio=0.75),
-    neck=dict(num_patches=(img_size // patch_size)**2, patch_size=patch_size,
+    neck=dict(type='VarResMAEPretrainDecoder',
+              num_patches=(img_size // patch_size)**2, patch_size=patch_size,
               embed_dim=128, decoder_embed_dim=96, decoder_depth=2,
               decoder_num_heads=4),
     head=dict(patch_size=patch_size))

@@ -9,8 +9,9 @@ def mae_reconstruct(model, inputs):
     """Run one masked forward pass of an MAE-style model.
 
     Args:
-        model: an MMPretrain ``MAE`` (backbone returns latent, mask,
-            ids_restore; neck decodes; head has ``patchify``/``unpatchify``).
+        model: an MMPretrain ``MAE`` or an mmeff ``EMAE`` (its first part is
+            shown): the backbone returns latent, mask and ids_restore, the
+            neck decodes, the head has ``patchify``/``unpatchify``.
         inputs (Tensor): preprocessed images ``[B, C, H, W]``.
 
     Returns:
@@ -23,7 +24,10 @@ def mae_reconstruct(model, inputs):
     was_training = model.training
     model.eval()
     latent, mask, ids_restore = model.backbone(inputs)
-    pred = model.neck(latent, ids_restore)
+    # EMAE encodes K parts per image, part-major: show the first part.
+    batch = inputs.shape[0]
+    pred = model.neck(latent, ids_restore)[:batch]
+    mask = mask[:batch]
     head = model.head
     target = head.patchify(inputs)
     if head.norm_pix:

@@ -1,0 +1,4 @@
+from .backbones import *  # noqa: F401,F403
+from .losses import *  # noqa: F401,F403
+from .necks import *  # noqa: F401,F403
+from .selfsup import *  # noqa: F401,F403

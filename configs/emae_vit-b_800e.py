@@ -1,0 +1,26 @@
+# EMAE ViT-B/16, 800 epochs, ImageNet-1K (Li et al., 2023, arXiv:2302.14431).
+#   tools/dist_train.sh configs/emae_vit-b_800e.py 8
+# Inherits MMPretrain's MAE ViT-B 800-epoch recipe (AdamW lr 1.5e-4*4096/256,
+# betas (0.9, 0.95), wd 0.05, 40 warm-up epochs, cosine; norm-pix L2 loss;
+# 8 GPUs x 512 images) and replaces the masking:
+#   - K=4 disjoint visible sets per image (75% mask per part, as published);
+#   - the decoder reconstructs each part; the loss averages the K parts;
+#   - self-consistency between parts, weight 1.0. The weight is not given in
+#     the material available to us; it is a config field (consistency_weight).
+# The paper reports ViT-B at 300 epochs beating MAE at 1600; 800 epochs is
+# DailyMAE's schedule. One iteration costs about K MAE iterations: part_chunks=2
+# halves the activation memory of the K*512 parts per GPU at the cost of one
+# extra encoder/decoder forward (same loss and gradients).
+_base_ = 'mmpretrain::mae/mae_vit-base-p16_8xb512-amp-coslr-800e_in1k.py'
+
+custom_imports = dict(imports=['mmeff'], allow_failed_imports=False)
+
+model = dict(
+    type='EMAE',
+    backbone=dict(type='EMAEViT', num_parts=4),
+    neck=dict(type='VarResMAEPretrainDecoder'),
+    consistency_weight=1.0,
+    consistency=dict(type='SelfConsistencyLoss', criterion='L1'),
+    part_chunks=2)
+
+custom_hooks = [dict(type='EpochSeedHook')]

@@ -1,0 +1,83 @@
+"""EMAE's encoder: K disjoint visible sets per image, encoded as one batch."""
+import torch
+from mmpretrain.registry import MODELS
+
+from .var_res_mae_vit import VarResMAEViT
+
+
+@MODELS.register_module()
+class EMAEViT(VarResMAEViT):
+    """ViT encoder with EMAE's parallel masking (Li et al., 2023).
+
+    "Efficient Masked Autoencoders with Self-Consistency" (arXiv:2302.14431)
+    splits the N patches of an image by one random permutation into
+    ``num_parts`` (K) disjoint visible sets of N/K patches. Part k sees the
+    k-th block of the permutation and has the other K-1 blocks masked, so
+    each part's mask ratio is exactly 1 - 1/K (K=4 gives MAE's 75%) and every
+    patch is visible in exactly one part. The K parts of a batch of B images
+    are encoded together as a batch of K*B, part-major (row ``k*B + b`` is
+    part k of image b). Position embeddings follow the input grid
+    (:class:`VarResMAEViT`).
+
+    Args:
+        num_parts (int): K, at least 2, dividing the number of patches.
+            Defaults to 4, the paper's setting (75% mask ratio per part).
+        Others: as :class:`VarResMAEViT`; ``mask_ratio`` is derived from K
+            (an inherited MAE ``mask_ratio`` must agree with it).
+    """
+
+    def __init__(self, *args, num_parts=4, **kwargs):
+        if not isinstance(num_parts, int) or num_parts < 2:
+            raise ValueError(f'num_parts={num_parts!r}: EMAE needs at least 2 '
+                             'parts (mask ratio 1 - 1/num_parts)')
+        ratio = 1 - 1 / num_parts
+        if abs(kwargs.get('mask_ratio', ratio) - ratio) > 1e-9:
+            raise ValueError(
+                f"mask_ratio={kwargs['mask_ratio']} conflicts with "
+                f'num_parts={num_parts} (mask ratio 1 - 1/K = {ratio:g}); '
+                'set num_parts instead')
+        kwargs['mask_ratio'] = ratio
+        super().__init__(*args, **kwargs)
+        self.num_parts = num_parts
+        self._check_divides(self.num_patches)
+
+    def _check_divides(self, num_patches):
+        if num_patches % self.num_parts:
+            raise ValueError(
+                f'num_parts={self.num_parts} does not divide the '
+                f'{num_patches} patches of the input; choose a divisor')
+
+    def parallel_masking(self, tokens: torch.Tensor):
+        """Split ``tokens [B, N, C]`` into K disjoint visible sets.
+
+        Returns:
+            tuple: visible tokens ``[K*B, N/K, C]``, mask ``[K*B, N]`` (1 =
+            hidden), and ``ids_restore [K*B, N]`` in MAE's convention (the
+            visible tokens first, then the hidden ones in shuffled order).
+        """
+        batch, num_patches, dims = tokens.shape
+        self._check_divides(num_patches)
+        visible = num_patches // self.num_parts
+        ids_shuffle = torch.rand(batch, num_patches,
+                                 device=tokens.device).argsort(dim=1)
+        # Rolling the permutation by k blocks puts part k's block first.
+        ids_shuffle = torch.cat([
+            ids_shuffle.roll(-k * visible, dims=1)
+            for k in range(self.num_parts)
+        ])
+        ids_restore = ids_shuffle.argsort(dim=1)
+        ids_keep = ids_shuffle[:, :visible]
+        visible_tokens = torch.gather(
+            tokens.repeat(self.num_parts, 1, 1), 1,
+            ids_keep.unsqueeze(-1).expand(-1, -1, dims))
+        mask = torch.ones_like(ids_shuffle, dtype=tokens.dtype)
+        mask[:, :visible] = 0
+        return visible_tokens, torch.gather(mask, 1, ids_restore), ids_restore
+
+    def forward(self, x: torch.Tensor, mask=True):
+        """Encode the K parts (``mask=True``) or the whole image."""
+        if not mask:
+            return super().forward(x, mask=False)
+        tokens, cls_token, _ = self.embed(x)
+        tokens, mask, ids_restore = self.parallel_masking(tokens)
+        return self.encode(tokens, cls_token), mask, ids_restore

@@ -1,0 +1,83 @@
+"""MAE's ViT encoder with position embeddings that follow the input grid."""
+from typing import Optional, Tuple
+
+import torch
+from mmpretrain.models.selfsup.mae import MAEViT
+from mmpretrain.models.utils import build_2d_sincos_position_embedding
+from mmpretrain.registry import MODELS
+
+
+def sincos_pos_embed(grid: Tuple[int, int], dims: int, like: torch.Tensor):
+    """Fixed 2-D sin-cos embedding ``[1, 1 + h*w, dims]`` (zero cls slot)."""
+    embed = build_2d_sincos_position_embedding(grid, dims, cls_token=True)
+    return embed.to(device=like.device, dtype=like.dtype)
+
+
+def check_patch_multiple(img_size, patch_size, field='img_size'):
+    sizes = img_size if isinstance(img_size, (tuple, list)) else (img_size, )
+    if any(s % patch_size for s in sizes):
+        raise ValueError(f'{field}={img_size} is not a multiple of '
+                         f'patch_size={patch_size}')
+
+
+@MODELS.register_module()
+class VarResMAEViT(MAEViT):
+    """MAE encoder (He et al., CVPR 2022) at any multiple of the patch size.
+
+    MAE's position embeddings are fixed 2-D sin-cos tables, so instead of
+    interpolating the table built for ``img_size`` (what MMPretrain's ViT
+    does), this encoder rebuilds the exact table for the grid of each input.
+    One model thus pretrains at 160, 192 and 224 in the same run (DailyMAE's
+    progressive resolution) and extracts features at any resolution. At
+    ``img_size`` it is identical to :class:`mmpretrain.models.MAEViT`, and its
+    state dict has the same keys.
+
+    Args: as :class:`mmpretrain.models.MAEViT`; ``img_size`` must be a
+        multiple of ``patch_size``, and so must every input.
+    """
+
+    def __init__(self, arch='b', img_size=224, patch_size=16, **kwargs):
+        check_patch_multiple(img_size, patch_size)
+        super().__init__(
+            arch=arch, img_size=img_size, patch_size=patch_size, **kwargs)
+        self.patch_size = patch_size
+
+    def grid_pos_embed(self, grid: Tuple[int, int]) -> torch.Tensor:
+        """``[1, 1 + h*w, C]`` position embedding for a ``grid`` of patches."""
+        if tuple(grid) == tuple(self.patch_resolution):
+            return self.pos_embed
+        return sincos_pos_embed(tuple(grid), self.embed_dims, self.pos_embed)
+
+    def embed(self, x: torch.Tensor):
+        """Patch-embed images; return tokens with position and the cls token.
+
+        Returns:
+            tuple: patch tokens ``[B, N, C]``, cls token ``[1, 1, C]`` (with
+            its position), and the patch grid ``(h, w)``.
+        """
+        h, w = x.shape[-2:]
+        if h % self.patch_size or w % self.patch_size:
+            raise ValueError(f'input size {h}x{w} is not a multiple of '
+                             f'patch_size={self.patch_size}')
+        tokens, grid = self.patch_embed(x)
+        pos = self.grid_pos_embed(grid)
+        return tokens + pos[:, 1:], self.cls_token + pos[:, :1], grid
+
+    def encode(self, tokens: torch.Tensor, cls_token: torch.Tensor):
+        """Prepend the cls token and run the transformer and final norm."""
+        x = torch.cat([cls_token.expand(tokens.shape[0], -1, -1), tokens], 1)
+        for layer in self.layers:
+            x = layer(x)
+        return self.norm1(x)
+
+    def forward(self, x: torch.Tensor, mask: Optional[bool] = True):
+        """Masked encoding (``mask=True``) or features of the full image.
+
+        Returns ``(latent [B, 1 + N*(1-r), C], mask [B, N], ids_restore
+        [B, N])`` when masking, else a tuple with ``[B, 1 + N, C]`` tokens.
+        """
+        tokens, cls_token, grid = self.embed(x)
+        if not mask:
+            return (self._format_output(self.encode(tokens, cls_token), grid), )
+        tokens, mask, ids_restore = self.random_masking(tokens, self.mask_ratio)
+        return self.encode(tokens, cls_token), mask, ids_restore

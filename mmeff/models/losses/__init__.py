@@ -1,0 +1,1 @@
+from .self_consistency import SelfConsistencyLoss  # noqa: F401

@@ -1,0 +1,3 @@
+from .var_res_mae_decoder import VarResMAEPretrainDecoder
+
+__all__ = ['VarResMAEPretrainDecoder']

@@ -1,0 +1,3 @@
+from .emae import EMAE
+
+__all__ = ['EMAE']
