@@ -18,7 +18,7 @@ import time
 import torch
 
 
-def build(config, tiny, part_chunks=None):
+def build(config, tiny, part_chunks=None, var_res=False):
     from mmengine.optim import build_optim_wrapper
     from mmpretrain.registry import MODELS
     from mmeff.engine.config import drop_amp_without_accelerator, load_config
@@ -32,6 +32,9 @@ def build(config, tiny, part_chunks=None):
                               decoder_num_heads=2)
     if part_chunks is not None:
         cfg.model.part_chunks = part_chunks
+    if var_res:  # plain MAE with mmeff's grid-following position embeddings
+        cfg.model.backbone.type = 'VarResMAEViT'
+        cfg.model.neck.type = 'VarResMAEPretrainDecoder'
     drop_amp_without_accelerator(cfg)
     model = MODELS.build(cfg.model)
     model.init_weights()
@@ -74,11 +77,14 @@ def main(argv=None):
     parser.add_argument('--sizes', type=int, nargs='+', default=[224])
     parser.add_argument('--part-chunks', type=int, nargs='+', default=[1, 2])
     parser.add_argument('--iters', type=int, default=5)
+    parser.add_argument('--out', help='also write the JSON here')
     parser.add_argument('--tiny', action='store_true',
                         help='2-layer 64-dim ViT on 64px inputs (CPU smoke)')
     args = parser.parse_args(argv)
     import mmeff  # noqa: F401
+    from mmengine.logging import MMLogger
     from mmpretrain.utils import register_all_modules
+    MMLogger.get_instance('emae_cost', log_level='WARNING')  # keep stdout JSON
     register_all_modules()
     if args.tiny:
         args.sizes = [64]
@@ -91,10 +97,13 @@ def main(argv=None):
         config_path = osp.join(get_installed_path(pkg), '.mim', 'configs', rel)
 
     results = {}
-    runs = [('mae', config_path, None)] + [
-        (f'emae_chunks{c}', args.emae, c) for c in args.part_chunks]
-    for name, config, chunks in runs:
-        model, optim_wrapper, device = build(config, args.tiny, chunks)
+    # MAE gets mmeff's variable-resolution encoder/decoder (identical to
+    # upstream at 224) so that every size runs for both.
+    runs = [('mae', config_path, None, True)] + [
+        (f'emae_chunks{c}', args.emae, c, False) for c in args.part_chunks]
+    for name, config, chunks, var_res in runs:
+        model, optim_wrapper, device = build(config, args.tiny, chunks,
+                                             var_res)
         for size in args.sizes:
             results[f'{name}@{size}'] = measure(model, optim_wrapper, device,
                                                 args.batch, size, args.iters)
@@ -114,9 +123,13 @@ def main(argv=None):
                     value['peak_memory_gib'] / base['peak_memory_gib'], 3))
     device = torch.cuda.get_device_name() if torch.cuda.is_available() \
         else 'cpu'
-    print(json.dumps(dict(device=device, torch=torch.__version__,
-                          batch=args.batch, results=results,
-                          ratios_to_mae=ratios), indent=2))
+    report = json.dumps(dict(device=device, torch=torch.__version__,
+                             batch=args.batch, results=results,
+                             ratios_to_mae=ratios), indent=2)
+    if args.out:
+        with open(args.out, 'w') as f:
+            f.write(report)
+    print(report)
     return 0
 
 
