@@ -8,9 +8,11 @@
 #   - self-consistency between parts, weight 1.0. The weight is not given in
 #     the material available to us; it is a config field (consistency_weight).
 # The paper reports ViT-B at 300 epochs beating MAE at 1600; 800 epochs is
-# DailyMAE's schedule. One iteration costs about K MAE iterations: part_chunks=2
-# halves the activation memory of the K*512 parts per GPU at the cost of one
-# extra encoder/decoder forward (same loss and gradients).
+# DailyMAE's schedule. One iteration costs about K MAE iterations. Measured on
+# one H200 with AMP, 512 images per GPU (tools/benchmarks/emae_cost.py,
+# docs/results/emae_cost_h200_b512.json): MAE 0.178 s/iter, 26.0 GiB; EMAE
+# with part_chunks=4 0.712 s/iter (4.0x, the same parts/s as MAE), 28.2 GiB;
+# part_chunks=2 50.4 GiB. Chunking keeps loss and gradients unchanged.
 _base_ = 'mmpretrain::mae/mae_vit-base-p16_8xb512-amp-coslr-800e_in1k.py'
 
 custom_imports = dict(imports=['mmeff'], allow_failed_imports=False)
@@ -21,6 +23,6 @@ model = dict(
     neck=dict(type='VarResMAEPretrainDecoder'),
     consistency_weight=1.0,
     consistency=dict(type='SelfConsistencyLoss', criterion='L1'),
-    part_chunks=2)
+    part_chunks=4)
 
 custom_hooks = [dict(type='EpochSeedHook')]

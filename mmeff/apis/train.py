@@ -18,9 +18,10 @@ from mmeff.data.checks import DatasetError, check_data_paths
 from mmeff.engine.checkpoint import CheckpointError
 from mmeff.engine.config import (ConfigError, drop_amp_without_accelerator,
                                  load_config)
+from mmeff.engine.curricula import ScheduleError
 from mmeff.engine.dist import prepare_cpu_distributed
 
-USER_ERRORS = (ConfigError, DatasetError, CheckpointError)
+USER_ERRORS = (ConfigError, DatasetError, CheckpointError, ScheduleError)
 
 
 def _add_common_args(parser):

@@ -1,0 +1,15 @@
+# MAE ViT-B/16 800 epochs with DailyMAE's palindrome resolution schedule
+# (224 -> 192 -> 224; boundaries at E/2 and E for a ramp end E = 0.8 of the
+# run). Batch size and LR stay as in the upstream recipe. The encoder/decoder
+# rebuild their sin-cos position tables for each input grid.
+_base_ = 'mmpretrain::mae/mae_vit-base-p16_8xb512-amp-coslr-800e_in1k.py'
+
+custom_imports = dict(imports=['mmeff'], allow_failed_imports=False)
+
+model = dict(backbone=dict(type='VarResMAEViT'),
+             neck=dict(type='VarResMAEPretrainDecoder'))
+custom_hooks = [
+    dict(type='EpochSeedHook'),
+    dict(type='ProgressiveResolutionHook', preset='dailymae_palindrome',
+         ramp_end=0.8),
+]
