@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Pretrain a tiny MAE on the bundled Fashion-MNIST subset and probe it.
+"""Pretrain a tiny EMAE on the bundled Fashion-MNIST subset and probe it.
 
 Writes <work-dir>/metrics.json and <work-dir>/reconstructions.png.
 """

@@ -1,4 +1,4 @@
-"""The quickstart: pretrain a tiny MAE on the bundled data and probe it.
+"""The quickstart: pretrain a tiny EMAE on the bundled data and probe it.
 
 Steps: write the bundled Fashion-MNIST subset as class folders, pretrain
 through a real MMEngine Runner (``build_runner``), then evaluate frozen
@@ -23,7 +23,7 @@ from mmeff.evaluation import (extract_features, knn_top1, linear_probe_top1,
                               mae_reconstruct, preprocess,
                               save_reconstruction_grid)
 
-DEFAULT_CONFIG = 'configs/quickstart/mae_vit-tiny-p4_fashion-mnist.py'
+DEFAULT_CONFIG = 'configs/emae/emae_vit-tiny-p4_fashion-mnist.py'
 
 METRIC_FIELDS = {
     'dataset': 'bundled data set name',

@@ -3,7 +3,8 @@ from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
 
 from mmeff.engine.curricula import (DAILYMAE_PRESETS, ScheduleError, Stage,
-                                    check_stages, ramp_stages, stage_at)
+                                    check_stages, ramp_stages, scale_sizes,
+                                    stage_at)
 from .pipeline_control import set_output_size
 
 
@@ -70,7 +71,6 @@ class ProgressiveResolutionHook(Hook):
     def before_train(self, runner):
         patch = patch_size_of(runner.model)
         if self.scale_to is not None:
-            from mmeff.engine.curricula import scale_sizes
             sizes = scale_sizes([s.size for s in self.stages], self.scale_to,
                                 multiple_of=patch)
             self.stages = [Stage(s.begin, n, s.mask_ratio)
