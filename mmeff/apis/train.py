@@ -24,6 +24,14 @@ from mmeff.engine.dist import prepare_cpu_distributed
 USER_ERRORS = (ConfigError, DatasetError, CheckpointError, ScheduleError)
 
 
+def _parse_common(parser, argv):
+    """Add the flags train and test share, parse, export LOCAL_RANK."""
+    _add_common_args(parser)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
 def _add_common_args(parser):
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -50,10 +58,7 @@ def parse_train_args(argv=None):
                         help='scale the LR by the actual total batch size')
     parser.add_argument('--no-persistent-workers', action='store_true',
                         help='disable persistent_workers in dataloaders')
-    _add_common_args(parser)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return _parse_common(parser, argv)
 
 
 def _set_loaders(cfg, key, value, names):
@@ -138,10 +143,7 @@ def parse_test_args(argv=None):
                         default='metrics', help='what to dump with --out')
     parser.add_argument('--tta', action='store_true',
                         help='test with the config\'s test-time augmentation')
-    _add_common_args(parser)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return _parse_common(parser, argv)
 
 
 def merge_test_args(cfg, args):

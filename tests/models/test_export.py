@@ -26,11 +26,15 @@ def pretrained(tmp_path_factory):
     return model, path
 
 
+def export(path, out, fmt, *extra):
+    return run_tool([PYTHON, 'tools/model_converters/export_vit.py', str(path),
+                     str(out), '--format', fmt, *extra])
+
+
 def test_timm_export_loads_strictly_and_gives_same_features(pretrained, tmp_path):
     model, path = pretrained
     out = tmp_path / 'timm.pth'
-    result = run_tool([PYTHON, 'tools/model_converters/export_vit.py', str(path),
-                       str(out), '--format', 'timm'])
+    result = export(path, out, 'timm')
     assert result.returncode == 0, result.stderr[-2000:]
     assert '100.0%' in result.stdout
     kwargs = json.loads((tmp_path / 'timm.pth.json').read_text())
@@ -49,8 +53,7 @@ def test_timm_export_loads_strictly_and_gives_same_features(pretrained, tmp_path
 def test_mmpretrain_export_has_every_backbone_key(pretrained, tmp_path):
     model, path = pretrained
     out = tmp_path / 'backbone.pth'
-    result = run_tool([PYTHON, 'tools/model_converters/export_vit.py', str(path),
-                       str(out), '--format', 'mmpretrain'])
+    result = export(path, out, 'mmpretrain')
     assert result.returncode == 0, result.stderr[-2000:]
     state = torch.load(out, weights_only=True)['state_dict']
     vit = VisionTransformer(arch=dict(embed_dims=32, num_layers=2, num_heads=2,
@@ -83,7 +86,6 @@ def test_converter_cli_refuses_and_writes_nothing(pretrained, tmp_path):
     path = tmp_path / 'partial.pth'
     torch.save({'state_dict': state}, path)
     out = tmp_path / 'never.pth'
-    result = run_tool([PYTHON, 'tools/model_converters/export_vit.py', str(path),
-                       str(out), '--format', 'timm', '--num-heads', '2'])
+    result = export(path, out, 'timm', '--num-heads', '2')
     assert result.returncode == 2
     assert 'missing 2' in result.stderr and not out.exists()
