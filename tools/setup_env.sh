@@ -8,9 +8,11 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${MMEFF_VENV:-$ROOT/.venv}"
 PY="${PYTHON:-python3}"
 
-# FFCV builds against OpenCV and libjpeg-turbo; the bundled default data set
-# (Fashion-MNIST) is Debian's dataset-fashion-mnist.
-SYSTEM_PKGS=(libopencv-dev libturbojpeg0-dev pkg-config dataset-fashion-mnist)
+# FFCV builds against OpenCV and libjpeg-turbo; mmeff's ESSL crop decoder
+# against OpenCV and libjpeg-turbo's libjpeg API (libjpeg62-turbo-dev); the
+# bundled default data set (Fashion-MNIST) is Debian's dataset-fashion-mnist.
+SYSTEM_PKGS=(libopencv-dev libturbojpeg0-dev libjpeg62-turbo-dev pkg-config
+             dataset-fashion-mnist)
 # torch/torchvision pins match the wheels on this machine kind's local store;
 # any other pin downloads several GB.
 STACK=(
@@ -39,10 +41,11 @@ if [ -n "$need" ]; then
 fi
 
 # The stamp covers everything that decides the environment's contents.
-stamp_src="$(cat "$ROOT/tools/setup_env.sh" "$ROOT/pyproject.toml")"
+stamp_src="$(cat "$ROOT/tools/setup_env.sh" "$ROOT/pyproject.toml" \
+  "$ROOT/setup.py" "$ROOT/mmeff/data/essl/_essl_decode.cpp")"
 stamp="$(printf '%s' "$stamp_src" | sha256sum | cut -d' ' -f1)"
 if [ -f "$VENV/.mmeff-setup" ] && [ "$(cat "$VENV/.mmeff-setup")" = "$stamp" ] \
-   && "$VENV/bin/python" -c "import mmeff" >/dev/null 2>&1; then
+   && "$VENV/bin/python" -c "import mmeff, mmeff.data.essl._lib" >/dev/null 2>&1; then
   log "environment up to date: $VENV"
   exit 0
 fi
@@ -70,7 +73,7 @@ if ! "$VENV/bin/python" -c "import ffcv" >/dev/null 2>&1; then
   pip_install --no-build-isolation "$FFCV"
 fi
 
-log "installing mmeff (editable, dev extras)"
+log "installing mmeff (editable, dev extras; builds the ESSL crop decoder)"
 pip_install --no-build-isolation -e "$ROOT[dev]"
 printf '%s' "$stamp" > "$VENV/.mmeff-setup"
 log "done: $VENV"

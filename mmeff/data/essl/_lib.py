@@ -1,0 +1,51 @@
+"""ctypes binding of the compiled crop decoder, callable from numba code.
+
+numba compiles calls to ctypes functions with declared ``argtypes`` into
+direct C calls, which is how FFCV's own pipeline reaches ``libffcv``.
+"""
+import ctypes
+from ctypes import c_int, c_uint64, c_void_p
+
+try:
+    from . import _essl_decode
+except ImportError as err:
+    raise ImportError(
+        'mmeff.data.essl._essl_decode is not built: install libopencv-dev and '
+        'libjpeg62-turbo-dev, then reinstall mmeff (bash tools/setup_env.sh)'
+    ) from err
+
+_lib = ctypes.CDLL(_essl_decode.__file__)
+
+essl_decode_crop = _lib.essl_decode_crop
+essl_decode_crop.argtypes = [
+    c_void_p, c_uint64, c_int,      # source bytes, size, record mode
+    c_int, c_int,                   # image height, width
+    c_int, c_int, c_int, c_int,     # crop top, left, height, width
+    c_void_p, c_uint64,             # scratch buffer, its size
+    c_void_p, c_int, c_int,         # destination, output height, width
+    c_int, c_int, c_void_p,         # interpolation, DCT scaling, used scale
+    c_int,                          # channels first (CHW planes)
+]
+essl_decode_crop.restype = c_int
+
+# Status codes returned by essl_decode_crop.
+OK, BAD_ARGS, CORRUPT, NO_ROOM = 0, -1, -2, -3
+
+# cv2 interpolation codes, under MMPretrain's names.
+INTERPOLATION = dict(nearest=0, bilinear=1, bicubic=2, area=3, lanczos=4)
+
+
+def decode_crop(source, mode, height, width, box, scratch, destination,
+                interpolation=1, dct_scaling=True, used_scale=None,
+                channels_first=False):
+    """Decode ``box=(top, left, h, w)`` of one record into ``destination``
+    (``[H, W, 3]``, or ``[3, H, W]`` with ``channels_first``)."""
+    top, left, h, w = box
+    oh, ow = (destination.shape[1:] if channels_first
+              else destination.shape[:2])
+    return essl_decode_crop(
+        source.ctypes.data, source.size, mode, height, width, top, left, h, w,
+        scratch.ctypes.data, scratch.size, destination.ctypes.data, oh, ow,
+        interpolation, int(dct_scaling),
+        0 if used_scale is None else used_scale.ctypes.data,
+        int(channels_first))

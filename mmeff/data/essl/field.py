@@ -1,0 +1,125 @@
+"""The ESSL image field: FFCV's RGB image record with all DailyMAE modes.
+
+FFCV 1.0.2's ``RGBImageField`` stores ``raw`` or ``jpg`` records (``smart``
+and ``proportion`` choose between them); DailyMAE's storage options add
+lossless ``png``. :class:`ESSLImageField` keeps FFCV's record layout (mode,
+width, height, data pointer), adds mode 2 = PNG, and registers itself in
+FFCV's field-type table so a file written with it reads back with it.
+"""
+import cv2
+import numpy as np
+from ffcv.fields import RGBImageField
+from ffcv.fields.base import ARG_TYPE
+from ffcv.types import TYPE_ID_HANDLER
+
+JPEG, RAW, PNG = 0, 1, 2
+WRITE_MODES = ('raw', 'jpg', 'png', 'proportion', 'smart')
+# FFCV uses type ids 0-6 and 255; 40 is free and stays stable in files.
+ESSL_IMAGE_TYPE_ID = 40
+
+
+def limit_resolution(image, max_resolution):
+    """Shrink ``image`` so its longer side is at most ``max_resolution``."""
+    if not max_resolution:
+        return image
+    h, w = image.shape[:2]
+    ratio = max_resolution / max(h, w)
+    if ratio >= 1:
+        return image
+    size = (max(1, int(round(w * ratio))), max(1, int(round(h * ratio))))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def encode_image(image, fmt, jpeg_quality=90):
+    """Encode an RGB uint8 array as ``'jpg'`` or ``'png'`` bytes."""
+    bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    if fmt == 'jpg':
+        ok, data = cv2.imencode('.jpg', bgr,
+                                [int(cv2.IMWRITE_JPEG_QUALITY), jpeg_quality])
+    else:
+        ok, data = cv2.imencode('.png', bgr)
+    if not ok:
+        raise ValueError(f'cannot encode a {image.shape} image as {fmt}')
+    return data.reshape(-1)
+
+
+class ESSLImageField(RGBImageField):
+    """RGB image field with write modes raw / jpg / png / proportion / smart.
+
+    Args:
+        write_mode (str): ``'raw'`` pixels, ``'jpg'``, lossless ``'png'``,
+            ``'proportion'`` (JPEG with probability ``compress_probability``,
+            raw otherwise) or ``'smart'`` (JPEG only when the raw pixels take
+            more than ``smart_threshold`` bytes, raw otherwise).
+        max_resolution (int, optional): longer side is shrunk (area
+            interpolation) to at most this before storing.
+        jpeg_quality (int): JPEG quality, 1-100.
+        compress_probability (float): see ``'proportion'``.
+        smart_threshold (int): see ``'smart'``.
+        seed (int, optional): seeds the ``'proportion'`` draws per image so
+            a file is reproducible however the writer's workers split it.
+    """
+
+    def __init__(self, write_mode='jpg', max_resolution=None, jpeg_quality=90,
+                 compress_probability=0.5, smart_threshold=None, seed=0):
+        if write_mode not in WRITE_MODES:
+            raise ValueError(f'write_mode must be one of {WRITE_MODES}, '
+                             f'got {write_mode!r}')
+        if not 1 <= int(jpeg_quality) <= 100:
+            raise ValueError(f'jpeg_quality must be in [1, 100], '
+                             f'got {jpeg_quality}')
+        if not 0.0 <= compress_probability <= 1.0:
+            raise ValueError('compress_probability must be in [0, 1], got '
+                             f'{compress_probability}')
+        if write_mode == 'smart' and smart_threshold is None:
+            raise ValueError("write_mode='smart' needs smart_threshold "
+                             '(raw bytes above which an image is JPEG-coded)')
+        super().__init__(write_mode=write_mode, max_resolution=max_resolution,
+                         smart_threshold=smart_threshold,
+                         jpeg_quality=jpeg_quality,
+                         compress_probability=compress_probability)
+        self.seed = seed
+
+    def get_decoder_class(self):
+        # FFCV accepts any instance of this class as the field's decoder.
+        from .decoders import _CropDecoder
+        return _CropDecoder
+
+    @staticmethod
+    def from_binary(binary):
+        return ESSLImageField()
+
+    def to_binary(self):
+        return np.zeros(1, dtype=ARG_TYPE)[0]
+
+    def choose_mode(self, image, key=0):
+        """The record mode (JPEG / RAW / PNG) ``image`` is stored in."""
+        mode = self.write_mode
+        if mode == 'proportion':
+            draw = np.random.default_rng([self.seed, int(key)]).random()
+            return JPEG if draw < self.proportion else RAW
+        if mode == 'smart':
+            return JPEG if image.nbytes > self.smart_threshold else RAW
+        return dict(raw=RAW, jpg=JPEG, png=PNG)[mode]
+
+    def encode(self, destination, image, malloc):
+        # The writer passes (key, image) so proportion draws are per image.
+        key, image = image if isinstance(image, tuple) else (0, image)
+        image = np.asarray(image)
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError('ESSLImageField stores HxWx3 uint8 RGB arrays, '
+                             f'got {image.dtype} {image.shape}')
+        image = limit_resolution(image, self.max_resolution)
+        mode = self.choose_mode(image, key)
+        if mode == RAW:
+            data = np.ascontiguousarray(image).reshape(-1)
+        else:
+            data = encode_image(image, 'jpg' if mode == JPEG else 'png',
+                                self.jpeg_quality)
+        destination['mode'] = mode
+        destination['height'], destination['width'] = image.shape[:2]
+        destination['data_ptr'], storage = malloc(data.nbytes)
+        storage[:] = data
+
+
+TYPE_ID_HANDLER[ESSL_IMAGE_TYPE_ID] = ESSLImageField

@@ -1,0 +1,154 @@
+"""ESSLLoader: MMPretrain batches, shards, seeded order, resolution changes."""
+import numpy as np
+import pytest
+import torch
+from mmpretrain.structures import DataSample
+
+from mmeff.data.essl import ESSLLoader, build_essl_loader
+from mmeff.data.essl.loader import _ShardedOrder
+from mmeff.data.essl.reader import ESSLRecords
+
+
+def _loader(path, **kw):
+    kw.setdefault('decoder', dict(type='RandomResizedCrop', scale=32))
+    kw.setdefault('num_workers', 2)
+    return ESSLLoader(path, kw.pop('batch_size', 5), **kw)
+
+
+@pytest.mark.parametrize('n, world', [(24, 2), (25, 4), (7, 3)])
+def test_shards_are_disjoint_and_cover_the_dataset(n, world):
+    for epoch in range(3):
+        shards = [_ShardedOrder(n, 5, True, r, world).sample_order(epoch)
+                  for r in range(world)]
+        assert len({len(s) for s in shards}) == 1  # equal steps per rank
+        together = np.concatenate(shards)
+        assert set(together.tolist()) == set(range(n))
+        # Only the padding (< world) repeats, as torch's DistributedSampler.
+        assert len(together) - n < world
+        if n % world == 0:
+            assert len(together) == n
+
+
+def test_order_is_seeded_per_epoch():
+    a = _ShardedOrder(50, 1, True, 0, 1)
+    assert np.array_equal(a.sample_order(3), a.sample_order(3))
+    assert not np.array_equal(a.sample_order(3), a.sample_order(4))
+    assert not np.array_equal(a.sample_order(3),
+                              _ShardedOrder(50, 2, True, 0, 1).sample_order(3))
+    assert np.array_equal(_ShardedOrder(7, 1, False, 0, 1).sample_order(9),
+                          np.arange(7))
+
+
+def test_batches_are_what_mmpretrain_preprocessors_take(photo_beton):
+    from mmpretrain.models import (ClsDataPreprocessor,
+                                   SelfSupDataPreprocessor)
+    loader = _loader(photo_beton, shuffle=False, batch_size=8,
+                     decoder=dict(type='CenterCrop', scale=(24, 32),
+                                  crop_ratio=1.0))
+    labels = ESSLRecords(photo_beton).labels.tolist()
+    seen = []
+    for batch in loader:
+        assert batch['inputs'].dtype == torch.uint8
+        assert batch['inputs'].shape == (8, 3, 24, 32)
+        assert batch['inputs'].is_contiguous()
+        assert all(isinstance(d, DataSample) for d in batch['data_samples'])
+        seen += [int(d.gt_label) for d in batch['data_samples']]
+    assert len(loader) == 3 and seen == labels
+    assert loader.dataset.metainfo['classes'] == ('astronaut', 'chelsea',
+                                                  'coffee')
+    out = ClsDataPreprocessor(mean=[0] * 3, std=[1] * 3)(batch)
+    assert out['inputs'].shape == (8, 3, 24, 32)
+    out = SelfSupDataPreprocessor(mean=[0] * 3, std=[1] * 3)(batch)
+    assert out['inputs'].shape == (8, 3, 24, 32)
+
+
+def test_center_crop_pixels_match_the_stored_image(photo_beton):
+    """The compiled loader path returns the decoded record, RGB order."""
+    loader = _loader(photo_beton, shuffle=False, batch_size=4,
+                     decoder=dict(type='CenterCrop', scale=(90, 90),
+                                  crop_ratio=1.0, dct_scaling=False))
+    batch = next(iter(loader))
+    image = ESSLRecords(photo_beton)[0][0]  # 90x120: central 90x90
+    got = batch['inputs'][0].permute(1, 2, 0).numpy().astype(int)
+    assert np.abs(got - image[:, 15:105]).mean() < 0.5
+
+
+def test_ranks_read_disjoint_shards_through_the_loader(fmnist_beton):
+    seen = []
+    for rank in range(2):
+        loader = _loader(fmnist_beton, rank=rank, world_size=2, seed=3,
+                         drop_last=False, batch_size=4)
+        loader.set_epoch(1)
+        seen.append([int(d.gt_label) for b in loader
+                     for d in b['data_samples']])
+        expect = ESSLRecords(fmnist_beton).labels[
+            _ShardedOrder(40, 3, True, rank, 2).sample_order(1)]
+        assert seen[-1] == expect.tolist()
+    assert len(seen[0]) == len(seen[1]) == 20
+
+
+def test_resolution_change_takes_effect_next_epoch(fmnist_beton):
+    loader = _loader(fmnist_beton, batch_size=8)
+    assert {tuple(b['inputs'].shape[2:]) for b in loader} == {(32, 32)}
+    loader.set_output_size(16)
+    assert loader.output_size == (16, 16)
+    assert {tuple(b['inputs'].shape[2:]) for b in loader} == {(16, 16)}
+    loader.set_output_size((20, 24))
+    assert {tuple(b['inputs'].shape[2:]) for b in loader} == {(20, 24)}
+
+
+def test_randaugment_magnitude_is_settable(fmnist_beton):
+    loader = _loader(fmnist_beton, batch_transforms=[
+        dict(type='BatchRandomFlip'),
+        dict(type='BatchRandAugment', magnitude=0)])
+    assert loader.set_randaugment_magnitude(7) == 1
+    assert loader.batch_transforms[1].magnitude == 7
+
+
+def test_set_epoch_replays_the_same_order(fmnist_beton):
+    loader = _loader(fmnist_beton, batch_size=8, seed=11)
+
+    def labels(epoch):
+        loader.set_epoch(epoch)
+        return [int(d.gt_label) for b in loader for d in b['data_samples']]
+
+    assert labels(2) == labels(2)
+    assert labels(2) != labels(3)
+
+
+def test_config_errors_name_the_problem(fmnist_beton, tmp_path):
+    with pytest.raises(ValueError, match="not 'dataset'"):
+        build_essl_loader(dict(type='ESSLLoader', path=fmnist_beton,
+                               batch_size=2, decoder={}, dataset={}))
+    with pytest.raises(ValueError, match='decoder type'):
+        _loader(fmnist_beton, decoder=dict(type='Resize', scale=8))
+    with pytest.raises(ValueError, match='crop_ratio_range'):
+        _loader(fmnist_beton, decoder=dict(type='RandomResizedCrop', scale=8,
+                                           crop_ratio_range=(0.5, 2)))
+    with pytest.raises(FileNotFoundError, match='missing.beton'):
+        _loader(str(tmp_path / 'missing.beton'))
+    with pytest.raises(ValueError, match='batch_size'):
+        _loader(fmnist_beton, batch_size=0)
+    # A sampler config contributes shuffle; torch-only keys are ignored.
+    loader = build_essl_loader(dict(
+        type='ESSLLoader', path=fmnist_beton, batch_size=2, num_workers=1,
+        persistent_workers=True, pin_memory=True,
+        sampler=dict(type='DefaultSampler', shuffle=False),
+        decoder=dict(type='CenterCrop', scale=8)), seed=4)
+    assert loader.shuffle is False and loader.seed == 4
+
+
+def test_a_corrupt_record_raises_instead_of_hanging(photo_beton, tmp_path):
+    import shutil
+    path = str(tmp_path / 'broken.beton')
+    shutil.copy(photo_beton, path)
+    shutil.copy(photo_beton + '.meta.json', path + '.meta.json')
+    ptr = int(ESSLRecords(path).images[3]['data_ptr'])
+    with open(path, 'r+b') as f:  # destroy the JPEG's SOI marker
+        f.seek(ptr)
+        f.write(b'\0\0\0\0')
+    loader = _loader(path, shuffle=False, batch_size=8)
+    with pytest.raises(RuntimeError, match='ESSL loader failed reading .*'
+                       'broken.beton.*corrupt image record'):
+        for _ in loader:
+            pass

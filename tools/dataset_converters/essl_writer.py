@@ -1,0 +1,75 @@
+#!/usr/bin/env python
+"""Convert images to ESSL storage (an FFCV .beton file plus a sidecar).
+
+ImageNet-style class folders:
+    python tools/dataset_converters/essl_writer.py data/imagenet/train \
+        data/imagenet/train_500_q90.beton --max-resolution 500 \
+        --jpeg-quality 90 --write-mode jpg --workers 32
+
+An MMPretrain annotation list (``<path relative to SOURCE> <label>``):
+    python tools/dataset_converters/essl_writer.py data/imagenet/val \
+        data/imagenet/val.beton --ann-file data/imagenet/meta/val.txt \
+        --classes data/imagenet/meta/classes.txt
+"""
+import argparse
+import sys
+import warnings
+
+MODES = ('raw', 'jpg', 'png', 'proportion', 'smart')
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(
+        prog='essl_writer', description=__doc__.split('\n')[0])
+    p.add_argument('source', help='class-folder root, or the prefix of the '
+                   'paths in --ann-file')
+    p.add_argument('output', help='the .beton file to write')
+    p.add_argument('--ann-file', help='MMPretrain annotation list')
+    p.add_argument('--classes', help='file with one class name per line')
+    p.add_argument('--write-mode', default='jpg', choices=MODES)
+    p.add_argument('--max-resolution', type=int, default=None,
+                   help='shrink the longer side to at most this (e.g. 500)')
+    p.add_argument('--jpeg-quality', type=int, default=90)
+    p.add_argument('--compress-probability', type=float, default=0.5,
+                   help="JPEG share for --write-mode proportion")
+    p.add_argument('--smart-threshold', type=int, default=None,
+                   help='raw bytes above which smart mode JPEG-codes')
+    p.add_argument('--workers', type=int, default=None,
+                   help='processes (default: all CPUs)')
+    p.add_argument('--chunk-size', type=int, default=100)
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--strict', action='store_true',
+                   help='fail on the first unreadable file')
+    p.add_argument('--no-progress', action='store_true')
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    from mmeff.data.essl import write_essl
+
+    # One line per skipped file, without the source location.
+    warnings.formatwarning = lambda msg, *a, **k: f'warning: {msg}\n'
+    try:
+        meta = write_essl(
+            args.source, args.output, ann_file=args.ann_file,
+            classes=args.classes, write_mode=args.write_mode,
+            max_resolution=args.max_resolution,
+            jpeg_quality=args.jpeg_quality,
+            compress_probability=args.compress_probability,
+            smart_threshold=args.smart_threshold, num_workers=args.workers,
+            chunk_size=args.chunk_size, strict=args.strict,
+            progress=not args.no_progress, seed=args.seed)
+    except (OSError, ValueError) as err:
+        print(f'essl_writer: error: {err}', file=sys.stderr)
+        return 2
+    modes = ', '.join(f'{k} {v}' for k, v in meta['record_modes'].items())
+    print(f'wrote {meta["num_samples"]} images ({modes}; '
+          f'{len(meta["classes"])} classes; {meta["file_bytes"] / 2**20:.1f}'
+          f' MiB) to {args.output}; skipped {meta["num_skipped"]} '
+          f'(listed in {args.output}.meta.json)')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
