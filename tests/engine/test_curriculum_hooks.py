@@ -74,6 +74,22 @@ def test_efficienttrain_bandwidth_magnitude_lr_and_resume(tiny_image_folder, tmp
     assert_same_weights(full / 'epoch_5.pth', crashed / 'epoch_5.pth')
 
 
+def test_palindrome_sizes_reach_the_model_on_the_essl_loader(
+        tiny_image_folder, tmp_path):
+    from mmeff.data.essl import write_essl
+    beton = str(tmp_path / 'train.beton')
+    write_essl(osp.join(tiny_image_folder, 'train'), beton, write_mode='raw',
+               num_workers=1, progress=False)
+    result = run_tool([
+        PYTHON, 'tools/train.py', osp.join(CONFIGS, 'mae_tiny_curriculum_essl.py'),
+        '--work-dir', str(tmp_path / 'w'), '--cfg-options',
+        f'train_dataloader.path={beton}'])
+    assert_ok(result)
+    sizes = seen(tmp_path / 'w')
+    assert [sizes[str(e)] for e in range(6)] == \
+        [[[16, 16]]] * 2 + [[[8, 8]]] * 2 + [[[16, 16]]] * 2
+
+
 def test_wrong_epoch_count_names_the_right_one(tiny_image_folder, tmp_path):
     result = train('mae_tiny_efficienttrain.py', tmp_path, tiny_image_folder,
                    '--cfg-options', 'train_cfg.max_epochs=7')

@@ -1,0 +1,20 @@
+# The quickstart: EMAE (tiny ViT, K=4) on the bundled Fashion-MNIST subset,
+# read from ESSL storage (tools/quickstart.py writes train.beton from the
+# class folders; by hand: tools/dataset_converters/essl_writer.py
+# data/fashion-mnist-mini/train data/fashion-mnist-mini/train.beton
+# --write-mode raw).
+_base_ = '../emae/emae_vit-tiny-p4_fashion-mnist.py'
+
+runner_type = 'ESSLRunner'
+img_size = 32
+model = dict(data_preprocessor=dict(to_rgb=False))  # ESSL yields RGB
+train_dataloader = dict(
+    _delete_=True,
+    type='ESSLLoader',
+    path='data/fashion-mnist-mini/train.beton',
+    batch_size=64,
+    num_workers=2,
+    # The quickstart's RandomResizedCrop, fused with decoding.
+    decoder=dict(type='RandomResizedCrop', scale=img_size,
+                 crop_ratio_range=(0.35, 1.0), interpolation='bicubic'),
+    batch_transforms=[dict(type='BatchRandomFlip', prob=0.5)])
