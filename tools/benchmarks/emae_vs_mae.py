@@ -4,7 +4,9 @@
 Same tiny ViT (configs/quickstart), same data, same training budget in
 seconds. Each run first measures its own seconds per iteration, then sets an
 iteration-based cosine schedule that ends at the budget, so both finish a
-full schedule. A FeatureProbeHook records held-out kNN top-1 against training
+full schedule. By default EMAE's batch is MAE's divided by K, so both train
+the same number of MAE tasks (images x parts) per iteration at about the
+same cost per iteration; ``--emae-batch`` changes that. A FeatureProbeHook records held-out kNN top-1 against training
 wall time. Prints JSON: images/s, patches reconstructed/s, final proxy, and
 the time EMAE needs to reach MAE's final proxy as a fraction of MAE's time.
 
@@ -47,7 +49,7 @@ def calibrate(cfg, warmup=3, iters=12):
     return times[len(times) // 2]
 
 
-def configure(name, budget, work_dir, data_root, probe_every):
+def configure(name, budget, work_dir, data_root, probe_every, batch=None):
     from mmeff.engine.config import load_config
     cfg = load_config(CONFIGS[name])
     for key in ('train_dataloader', 'probe_dataloaders.train',
@@ -55,6 +57,8 @@ def configure(name, budget, work_dir, data_root, probe_every):
         cfg.merge_from_dict({f'{key}.dataset.data_root': data_root})
     cfg.work_dir = osp.join(work_dir, name)
     cfg.launcher = 'none'
+    if batch is not None:
+        cfg.train_dataloader.batch_size = batch
     per_iter = calibrate(cfg)
     iters = max(10, int(budget / per_iter))
     warmup = max(1, iters // 10)
@@ -107,6 +111,9 @@ def main(argv=None):
     parser.add_argument('--probe-every', type=float, default=None,
                         help='seconds between probes (default budget/8)')
     parser.add_argument('--out', default='work_dirs/bench_emae_vs_mae')
+    parser.add_argument('--emae-batch', type=int, default=None,
+                        help='EMAE images per iteration (default: MAE batch '
+                        'size / K, equal MAE tasks per iteration)')
     parser.add_argument('--data-root', default='data/fashion-mnist-mini')
     parser.add_argument('--train-per-class', type=int, default=200)
     parser.add_argument('--val-per-class', type=int, default=100)
@@ -124,8 +131,13 @@ def main(argv=None):
 
     results = {}
     for name in ('mae', 'emae'):
+        batch = None
+        if name == 'emae':
+            from mmeff.engine.config import load_config
+            parts = load_config(CONFIGS['emae']).model.backbone.num_parts
+            batch = args.emae_batch or results['mae']['batch_size'] // parts
         cfg, per_iter, iters = configure(name, args.budget, args.out,
-                                         args.data_root, probe_every)
+                                         args.data_root, probe_every, batch)
         runner = build_runner(cfg)
         runner.train()
         hook = next(h for h in runner.hooks if type(h).__name__ == 'FeatureProbeHook')
