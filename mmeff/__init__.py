@@ -9,6 +9,7 @@ from .version import __version__
 from .engine import register_checkpoint_loader
 
 from . import data, engine, evaluation, models  # noqa: F401,E402  registers
+from . import condense  # noqa: F401,E402  registers SRe2L components
 
 register_checkpoint_loader()
 

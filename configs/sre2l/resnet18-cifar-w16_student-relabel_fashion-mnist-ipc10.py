@@ -1,0 +1,36 @@
+# SRe2L student (Yin, Xing, Shen, NeurIPS 2023) on a condensed Fashion-MNIST
+# set: trained only on recovered images, with the teacher's soft labels on
+# the exact crops it sees (written by tools/condense/relabel.py with the same
+# seed and at least max_epochs epochs).
+# As published for the student: AdamW lr 1e-3, weight decay 0.01, cosine,
+# KL at temperature 20 against the stored logits; random-resized crops
+# (scale 0.08-1) + flips replayed from the relabel files. Scaled down: the
+# teacher's 1/4-width CIFAR ResNet-18, 200 epochs, batch 20 (100 images).
+_base_ = './resnet18-cifar-w16_squeeze_fashion-mnist.py'
+
+condensed_root = 'work_dirs/sre2l_fashion-mnist/recovered'
+relabel_dir = 'work_dirs/sre2l_fashion-mnist/relabel'
+relabel_seed = 0
+data_root = 'data/fashion-mnist-mini'  # real held-out images for validation
+max_epochs = 200
+
+model = dict(head=dict(loss=dict(_delete_=True, type='SoftLabelKLLoss',
+                                 temperature=20.)))
+train_dataloader = dict(
+    batch_size=20, num_workers=0, persistent_workers=False,
+    dataset=dict(_delete_=True, type='RelabelledDataset',
+                 data_root=condensed_root, data_prefix='train',
+                 relabel_dir=relabel_dir, seed=relabel_seed,
+                 pipeline=[dict(type='LoadImageFromFile'),
+                           dict(type='ReplayCrop', scale=32),
+                           dict(type='PackInputs')]))
+val_dataloader = dict(num_workers=0, persistent_workers=False,
+                      dataset=dict(data_root=data_root))
+test_dataloader = val_dataloader
+
+optim_wrapper = dict(optimizer=dict(_delete_=True, type='AdamW', lr=1e-3,
+                                    weight_decay=0.01))
+param_scheduler = dict(T_max=max_epochs)
+train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
+default_hooks = dict(checkpoint=dict(interval=max_epochs))
+custom_hooks = [dict(type='EpochSeedHook'), dict(type='RelabelEpochHook')]

@@ -1,0 +1,113 @@
+"""Build a squeezed teacher from its config and checkpoint."""
+import os
+import os.path as osp
+
+import torch
+
+from mmeff.data.checks import IMAGE_EXTENSIONS
+from mmeff.engine.config import load_config
+
+from .errors import CondenseError
+
+
+def load_teacher(config, checkpoint, device='cpu'):
+    """The teacher classifier in eval mode, and its config.
+
+    The checkpoint goes through MMEngine's ``load_checkpoint``, so mmeff's
+    safe local loader (``weights_only`` with MMEngine's types allow-listed)
+    reads it and a bad file fails with one line naming it.
+    """
+    from mmengine.runner import load_checkpoint
+    from mmpretrain.registry import MODELS
+    import mmeff  # noqa: F401  registers the safe checkpoint loader
+
+    cfg = load_config(config)
+    model_cfg = cfg.model.copy()
+    # MMEngine's Runner fills the model's preprocessor from a top-level
+    # `data_preprocessor` (MMPretrain's dataset configs set it there).
+    if cfg.get('data_preprocessor') is not None:
+        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
+    model = MODELS.build(model_cfg)
+    if checkpoint is not None:
+        load_checkpoint(model, checkpoint, map_location='cpu', strict=True,
+                        logger='silent')
+    return model.to(device).eval(), cfg
+
+
+def num_classes_of(model, name='the teacher'):
+    head = getattr(model, 'head', None)
+    n = getattr(head, 'num_classes', None)
+    if not n:
+        raise CondenseError(f'{name}: cannot tell the number of classes '
+                            '(expected an ImageClassifier with a ClsHead)')
+    return int(n)
+
+
+def normalisation_of(model):
+    """``(mean, std)`` the teacher's data preprocessor applies.
+
+    Shapes ``[1, C, 1, 1]``, on the 0-255 scale; identity when the
+    preprocessor does not normalise.
+    """
+    pre = model.data_preprocessor
+    mean = getattr(pre, 'mean', None)
+    std = getattr(pre, 'std', None)
+    if mean is None or not getattr(pre, '_enable_normalize', True):
+        mean, std = torch.zeros(3, 1, 1), torch.ones(3, 1, 1)
+    return (mean.detach().float().cpu().reshape(1, -1, 1, 1),
+            std.detach().float().cpu().reshape(1, -1, 1, 1))
+
+
+def channel_order(model, cfg):
+    """``'RGB'`` or ``'BGR'``: the channel order the teacher's network sees.
+
+    ``LoadImageFromFile`` yields BGR and the preprocessor's ``to_rgb`` flips
+    it; in-memory data sets (MMPretrain's CIFAR10, MNIST) yield RGB, which
+    ``to_rgb`` would flip to BGR.
+    """
+    pipeline = (cfg.get('train_dataloader') or {}).get('dataset', {}).get(
+        'pipeline', [])
+    from_files = any(str(t.get('type', '')).startswith('LoadImageFrom')
+                     for t in pipeline)
+    to_rgb = bool(getattr(model.data_preprocessor, 'to_rgb', False))
+    return 'RGB' if to_rgb == from_files else 'BGR'
+
+
+def read_like_recovered_pngs(model, order):
+    """Make the teacher's preprocessor read PNGs (BGR loads) in ``order``."""
+    model.data_preprocessor.to_rgb = order == 'RGB'
+
+
+def class_folders(folder, num_classes=None, what='class folder'):
+    """Sorted class-folder names of an ImageNet-style ``folder``.
+
+    MMPretrain's ``CustomDataset`` indexes classes by sorted folder name, so
+    this order is the label order.
+    """
+    if not osp.isdir(folder):
+        raise CondenseError(f'{what} not found: {folder}')
+    names = sorted(d for d in os.listdir(folder)
+                   if osp.isdir(osp.join(folder, d)))
+    if not names:
+        raise CondenseError(f'{folder}: no class folders (expected '
+                            '<folder>/<class>/<image>)')
+    if num_classes is not None and len(names) != num_classes:
+        raise CondenseError(
+            f'{folder}: {len(names)} class folders, but the teacher has '
+            f'{num_classes} classes')
+    return names
+
+
+def list_images(folder, classes):
+    """``[(path, label)]`` of every image under ``folder/<class>/``, sorted."""
+    items = []
+    for label, name in enumerate(classes):
+        sub = osp.join(folder, name)
+        if not osp.isdir(sub):
+            raise CondenseError(f'class folder missing: {sub}')
+        files = sorted(f for f in os.listdir(sub)
+                       if f.lower().endswith(IMAGE_EXTENSIONS))
+        if not files:
+            raise CondenseError(f'class folder has no images: {sub}')
+        items += [(osp.join(sub, f), label) for f in files]
+    return items

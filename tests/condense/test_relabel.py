@@ -1,0 +1,202 @@
+"""Relabel: stored crops + fp16 teacher logits, replayed for the student."""
+import os
+import os.path as osp
+import shutil
+
+import mmcv
+import numpy as np
+import pytest
+import torch
+
+from mmeff.condense import (CondenseError, RelabelledDataset,
+                            SoftLabelKLLoss, bytes_per_epoch, draw_crops,
+                            load_teacher)
+from mmeff.condense.relabel import crop_pipeline, teacher_logits
+from mmeff.condense.soft_labels import epoch_file
+from mmeff.condense.teacher import channel_order, read_like_recovered_pngs
+from tests.condense.conftest import STUDENT_CFG, TEACHER_CFG
+from tests.condense.conftest import load_tool
+
+
+def student_set(root, relabel_dir, seed=0, size=16):
+    return RelabelledDataset(data_root=root, data_prefix='train',
+                             relabel_dir=relabel_dir, seed=seed,
+                             pipeline=crop_pipeline(size))
+
+
+def test_files_hold_one_epoch_each_in_the_stated_size(relabelled):
+    out, info = relabelled
+    assert sorted(os.listdir(out)) == ['epoch_0000.pt', 'epoch_0001.pt']
+    assert (info['num_images'], info['num_classes']) == (20, 10)
+    record = torch.load(epoch_file(out, 0), weights_only=True)
+    assert record['logits'].dtype == torch.float16
+    assert record['boxes'].dtype == torch.int16
+    arrays = sum(t.numel() * t.element_size()
+                 for t in (record['boxes'], record['flips'],
+                           record['logits']))
+    assert arrays == bytes_per_epoch(20, 10) == 20 * (8 + 1 + 20)
+    assert info['bytes_per_epoch'] == arrays
+    assert info['file_bytes'] == osp.getsize(epoch_file(out, 0))
+
+
+def test_replay_reproduces_the_crops_and_the_logits(relabelled, recovered,
+                                                    teacher_ckpt):
+    out, _ = relabelled
+    data = student_set(recovered, out)
+    model, cfg = load_teacher(TEACHER_CFG, teacher_ckpt)
+    read_like_recovered_pngs(model, channel_order(model, cfg))
+    boxes_seen = []
+    for epoch in (0, 1):
+        data.set_epoch(epoch)
+        record = torch.load(epoch_file(out, epoch), weights_only=True)
+        # The crops are a function of (seed, epoch) alone.
+        boxes, flips = draw_crops(0, epoch, [(16, 16)] * len(data))
+        assert torch.equal(record['boxes'].long(), torch.from_numpy(boxes))
+        assert torch.equal(record['flips'], torch.from_numpy(flips))
+        # The served pixels are exactly that crop of the file ...
+        item = data[3]
+        info = data.get_data_info(3)
+        x0, y0, x1, y1 = boxes[3]
+        img = mmcv.imread(info['img_path'])
+        want = mmcv.imresize(img[y0:y1, x0:x1], (16, 16))
+        if flips[3]:
+            want = want[:, ::-1]
+        assert torch.equal(item['inputs'],
+                           torch.from_numpy(want.copy()).permute(2, 0, 1))
+        # ... and the teacher's logits on the served crops are the stored ones.
+        logits = teacher_logits(model, data)
+        stored = torch.stack([data[i]['data_samples'].gt_score
+                              for i in range(len(data))])
+        assert torch.allclose(stored, logits, rtol=1e-3, atol=1e-3)
+        boxes_seen.append(boxes)
+    assert not np.array_equal(*boxes_seen)  # a new crop every epoch
+
+
+def test_files_for_another_seed_are_refused(relabelled, recovered):
+    with pytest.raises(CondenseError, match=r'epoch_0000.pt: seed 0 does not '
+                       r'match the dataset\'s 1'):
+        student_set(recovered, relabelled[0], seed=1)
+
+
+def test_files_for_another_image_count_are_refused(relabelled, recovered,
+                                                   tmp_path):
+    fewer = tmp_path / 'fewer'
+    shutil.copytree(recovered, fewer)
+    os.remove(fewer / 'train' / 'bag' / 'ipc_00001.png')
+    with pytest.raises(CondenseError, match='image count 20 does not match '
+                       'the dataset\'s 19'):
+        student_set(str(fewer), relabelled[0])
+
+
+def test_files_for_another_class_count_are_refused(relabelled, recovered,
+                                                   tmp_path):
+    more = tmp_path / 'more'
+    shutil.copytree(recovered, more)
+    shutil.move(str(more / 'train' / 'bag' / 'ipc_00001.png'),
+                str(more / 'train' / 'zzz.png'))
+    os.makedirs(more / 'train' / 'zzz')
+    shutil.move(str(more / 'train' / 'zzz.png'),
+                str(more / 'train' / 'zzz' / 'ipc_00000.png'))
+    with pytest.raises(CondenseError, match='class count 10 does not match '
+                       'the dataset\'s 11'):
+        student_set(str(more), relabelled[0])
+
+
+def test_files_for_another_image_list_are_refused(relabelled, recovered,
+                                                  tmp_path):
+    renamed = tmp_path / 'renamed'
+    shutil.copytree(recovered, renamed)
+    os.rename(renamed / 'train' / 'bag' / 'ipc_00001.png',
+              renamed / 'train' / 'bag' / 'other.png')
+    with pytest.raises(CondenseError, match='another image list'):
+        student_set(str(renamed), relabelled[0])
+
+
+def test_more_student_epochs_than_relabelled_is_refused(relabelled,
+                                                        recovered):
+    data = student_set(recovered, relabelled[0])
+    with pytest.raises(CondenseError, match='epoch_0002.pt: missing; .* '
+                       'holds soft labels for 2 epochs'):
+        data.set_epoch(2)
+
+
+def test_crop_size_must_match_the_stored_logits(relabelled, recovered):
+    with pytest.raises(CondenseError, match='logits are of 16px crops but '
+                       'the pipeline\'s ReplayCrop makes 8px crops'):
+        student_set(recovered, relabelled[0], size=8)
+
+
+def test_missing_condensed_folder_is_reported(relabelled, tmp_path):
+    with pytest.raises(CondenseError,
+                       match='condensed data folder not found: .*nothing'):
+        student_set(str(tmp_path / 'nothing'), relabelled[0])
+
+
+def test_kl_loss_matches_its_definition():
+    torch.manual_seed(0)
+    s, t = torch.randn(4, 10), torch.randn(4, 10) * 5
+    loss = SoftLabelKLLoss(temperature=20.)(s, t, avg_factor=4)
+    p = torch.softmax(t / 20, 1)
+    q = torch.softmax(s / 20, 1)
+    want = 400 * (p * (p.log() - q.log())).sum(1).mean()
+    assert loss.item() == pytest.approx(want.item(), rel=1e-5)
+    assert SoftLabelKLLoss()(t, t).item() == pytest.approx(0., abs=1e-5)
+    with pytest.raises(ValueError, match='teacher logits of shape'):
+        SoftLabelKLLoss()(s, torch.zeros(4, dtype=torch.long))
+
+
+def test_student_trains_on_soft_labels_with_a_runner(relabelled, recovered,
+                                                     tmp_path):
+    from mmeff.apis.train import build_runner
+    from mmeff.engine.config import load_config
+    cfg = load_config(STUDENT_CFG, {
+        'train_dataloader.dataset.data_root': recovered,
+        'train_dataloader.dataset.relabel_dir': relabelled[0]})
+    cfg.work_dir = str(tmp_path)
+    runner = build_runner(cfg)
+    before = {k: v.clone() for k, v in runner.model.state_dict().items()}
+    runner.train()
+    assert runner.iter == 8 and runner.epoch == 2  # 20 images, batch 5
+    dataset = runner.train_dataloader.dataset
+    assert dataset._epoch == 1  # epoch 1 served the second file
+    loss = runner.message_hub.get_scalar('train/loss').current()
+    assert np.isfinite(loss) and loss > 0
+    after = runner.model.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before
+               if k.endswith('weight'))
+
+
+def test_student_without_the_epoch_hook_fails_clearly(relabelled, recovered):
+    data = student_set(recovered, relabelled[0])
+    data._record = None
+    with pytest.raises(CondenseError, match='add .*RelabelEpochHook'):
+        data[0]
+
+
+def test_train_tool_reports_a_mismatched_relabel_folder(
+        relabelled, recovered, tmp_path, capsys):
+    # tools/train.py's entry point, in-process.
+    from mmeff.apis import train_main
+    rc = train_main([
+        STUDENT_CFG, '--work-dir', str(tmp_path),
+        '--cfg-options', f'train_dataloader.dataset.data_root={recovered}',
+        f'train_dataloader.dataset.relabel_dir={relabelled[0]}',
+        'train_dataloader.dataset.seed=7'])
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert rc == 2
+    assert last.startswith('train: error:') and 'seed 0 does not match' in last
+
+
+def test_relabel_cli_writes_files_and_refuses_bad_epochs(
+        recovered, teacher_ckpt, tmp_path, capsys):
+    relabel_main = load_tool('tools/condense/relabel.py').main
+    rc = relabel_main([TEACHER_CFG, teacher_ckpt, recovered, str(tmp_path),
+                       '--epochs', '0'])
+    assert rc == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        'relabel: error: epochs must be a positive integer, got 0')
+    assert relabel_main([TEACHER_CFG, teacher_ckpt, recovered,
+                         str(tmp_path), '--epochs', '1', '--seed', '3',
+                         '--no-progress']) == 0
+    assert '"bytes_per_epoch": 580' in capsys.readouterr().out
+    student_set(recovered, str(tmp_path), seed=3)

@@ -1,0 +1,231 @@
+#!/usr/bin/env python
+"""SRe2L on the bundled Fashion-MNIST subset, CPU: squeeze, recover, relabel.
+
+1. squeezes a teacher (1/4-width CIFAR ResNet-18, 2,000 training images)
+   through a real MMEngine Runner and scores it on the 1,000 held-out images;
+2. recovers IPC=10 images per class (``tools/condense/recover.py`` in a
+   subprocess, so its peak resident memory is recover's own) and draws them
+   as a PNG grid (one row per class);
+3. relabels them for every student epoch (fp16 logits per crop);
+4. trains the same student twice for the same epochs: on the recovered
+   images with soft labels (KL, T=20), and on a random real subset of 10
+   images per class with hard labels; both are scored on the held-out set.
+
+Prints (and writes to ``<out>/metrics.json``) one JSON object. Defaults:
+teacher 16 epochs, recover 1,000 iterations (the paper's lower end) on one
+batch of 100 images, 200 student epochs; about 15 minutes on two shared CPU
+cores with one torch thread. ``--teacher-epochs 8 --iterations 200
+--student-epochs 100`` takes about 6 (the paper: full-width networks,
+1K-4K iterations, 300+ student epochs).
+
+  python tools/benchmarks/sre2l_bundled.py --out work_dirs/sre2l_fashion-mnist
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+SQUEEZE = 'configs/sre2l/resnet18-cifar-w16_squeeze_fashion-mnist.py'
+STUDENT_SOFT = ('configs/sre2l/'
+                'resnet18-cifar-w16_student-relabel_fashion-mnist-ipc10.py')
+STUDENT_REAL = ('configs/sre2l/'
+                'resnet18-cifar-w16_student-real_fashion-mnist-ipc10.py')
+
+
+def train_and_score(config, work_dir, options):
+    """Train ``config`` through a Runner; return held-out top-1 (%)."""
+    from mmengine.logging import MMLogger  # noqa: F401
+    from mmeff.apis.train import build_runner
+    from mmeff.engine.config import load_config
+    cfg = load_config(osp.join(REPO, config), options)
+    cfg.work_dir = work_dir
+    cfg.launcher = 'none'
+    # Scored once, after the last epoch, by the config's own evaluator.
+    cfg.train_cfg.val_interval = cfg.train_cfg.max_epochs
+    runner = build_runner(cfg)
+    start = time.perf_counter()
+    runner.train()
+    seconds = time.perf_counter() - start
+    top1 = runner.message_hub.get_scalar('val/accuracy/top1').current()
+    return float(top1), seconds, runner
+
+
+def score_checkpoint(config, ckpt, work_dir, options):
+    """Held-out top-1 (%) of a trained checkpoint of ``config``."""
+    from mmeff.apis.train import build_runner
+    from mmeff.engine.config import load_config
+    cfg = load_config(osp.join(REPO, config), options)
+    cfg.work_dir, cfg.launcher, cfg.load_from = work_dir, 'none', ckpt
+    return float(build_runner(cfg).val()['accuracy/top1'])
+
+
+def real_subset(src, dst, per_class, seed):
+    """Copy ``per_class`` random images of each class folder to ``dst``."""
+    rng = np.random.default_rng(seed)
+    if osp.isdir(dst):
+        shutil.rmtree(dst)
+    for name in sorted(os.listdir(src)):
+        files = sorted(os.listdir(osp.join(src, name)))
+        os.makedirs(osp.join(dst, name))
+        for f in rng.choice(files, per_class, replace=False):
+            shutil.copy(osp.join(src, name, f), osp.join(dst, name, f))
+
+
+def image_grid(folder, path, ipc, zoom=3):
+    """One row per class, ``ipc`` images per row, each zoomed ``zoom`` x."""
+    from PIL import Image
+    classes = sorted(os.listdir(folder))
+    rows = []
+    for name in classes:
+        tiles = [np.asarray(Image.open(osp.join(folder, name,
+                                                f'ipc_{i:05d}.png')))
+                 for i in range(ipc)]
+        rows.append(np.concatenate(tiles, 1))
+    grid = np.concatenate(rows, 0)
+    Image.fromarray(grid).resize((grid.shape[1] * zoom, grid.shape[0] * zoom),
+                                 Image.NEAREST).save(path)
+    return classes
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--out', default='work_dirs/sre2l_fashion-mnist')
+    p.add_argument('--data-root', default='data/fashion-mnist-mini')
+    p.add_argument('--teacher-epochs', type=int, default=16)
+    p.add_argument('--teacher-checkpoint',
+                   help='reuse a squeezed teacher (scored, not retrained)')
+    p.add_argument('--ipc', type=int, default=10)
+    p.add_argument('--iterations', type=int, default=1000,
+                   help='recover steps per batch (paper: 1K-4K)')
+    p.add_argument('--recover-batch-size', type=int, default=100)
+    p.add_argument('--color', dest='grayscale', action='store_false',
+                   help='synthesise independent channels (default: equal '
+                   'channels, as the grayscale teacher data has)')
+    p.add_argument('--student-epochs', type=int, default=200)
+    p.add_argument('--relabel-min-scale', type=float, default=0.08,
+                   help='smallest crop area fraction of the stored student '
+                   'crops (paper: 0.08)')
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--threads', type=int, default=1,
+                   help='torch CPU threads; on a shared, oversubscribed '
+                   'host one thread avoids OpenMP spin-waiting')
+    args = p.parse_args(argv)
+
+    import torch
+    torch.set_num_threads(args.threads)
+
+    import mmeff  # noqa: F401
+    from mmeff.condense import relabel
+    from mmeff.data import prepare_fashion_mnist
+
+    out = osp.abspath(args.out)
+    os.makedirs(out, exist_ok=True)
+    data_root = osp.abspath(args.data_root)
+    prepare_fashion_mnist(data_root, 200, 100)
+    result = dict(data=dict(root=data_root, train_images=2000,
+                            val_images=1000, image_size=32, classes=10),
+                  torch_threads=args.threads)
+
+    # 1. squeeze
+    teacher_dir = osp.join(out, 'teacher')
+    squeeze_options = {
+        'data_root': data_root,
+        'train_dataloader.dataset.data_root': data_root,
+        'val_dataloader.dataset.data_root': data_root,
+        'train_cfg.max_epochs': args.teacher_epochs,
+        'param_scheduler.T_max': args.teacher_epochs,
+        'default_hooks.checkpoint.interval': args.teacher_epochs}
+    if args.teacher_checkpoint:
+        ckpt = osp.abspath(args.teacher_checkpoint)
+        top1, secs = score_checkpoint(SQUEEZE, ckpt, teacher_dir,
+                                      squeeze_options), None
+    else:
+        top1, secs, _ = train_and_score(SQUEEZE, teacher_dir,
+                                        squeeze_options)
+        secs = round(secs, 1)
+        ckpt = osp.join(teacher_dir, f'epoch_{args.teacher_epochs}.pth')
+    result['teacher'] = dict(config=SQUEEZE, checkpoint=ckpt,
+                             epochs=args.teacher_epochs, top1=top1,
+                             train_seconds=secs)
+
+    # 2. recover (a fresh folder: the measured run makes every image)
+    recovered = osp.join(out, 'recovered')
+    shutil.rmtree(recovered, ignore_errors=True)
+    cmd = [sys.executable, osp.join(REPO, 'tools/condense/recover.py'),
+           osp.join(REPO, SQUEEZE), ckpt, recovered, '--ipc', str(args.ipc),
+           '--iterations', str(args.iterations), '--classes-from',
+           osp.join(data_root, 'train'), '--batch-size',
+           str(args.recover_batch_size), '--seed', str(args.seed),
+           '--no-progress', *(['--grayscale'] if args.grayscale else [])]
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO,
+                          env=env)
+    if proc.returncode:
+        sys.exit(f'recover failed:\n{proc.stderr[-3000:]}')
+    rec = json.loads(proc.stdout.strip().splitlines()[-1])
+    grid = osp.join(out, 'recovered_grid.png')
+    image_grid(osp.join(recovered, 'train'), grid, args.ipc)
+    result['recover'] = dict(
+        ipc=args.ipc, iterations=args.iterations, grayscale=args.grayscale,
+        batch_size=args.recover_batch_size, images=rec['written'],
+        seconds=round(rec['seconds'], 1),
+        image_iterations_per_second=round(
+            rec['image_iterations_per_second'], 1),
+        peak_rss_mib=round(rec['peak_rss_mib'], 1), grid_png=grid)
+
+    # 3. relabel
+    relabel_dir = osp.join(out, 'relabel')
+    shutil.rmtree(relabel_dir, ignore_errors=True)
+    rel = relabel(osp.join(REPO, SQUEEZE), ckpt, recovered, relabel_dir,
+                  args.student_epochs, seed=args.seed,
+                  scale=(args.relabel_min_scale, 1.), progress=False)
+    result['relabel'] = dict(
+        epochs=rel['epochs'], min_crop_scale=args.relabel_min_scale,
+        bytes_per_epoch=rel['bytes_per_epoch'],
+        file_bytes_per_epoch=rel['file_bytes'],
+        seconds=round(rel['seconds'], 1))
+
+    # 4. students, same network / optimizer / epochs / batch
+    students = {}
+    top1, secs, _ = train_and_score(
+        STUDENT_SOFT, osp.join(out, 'student_soft'), {
+        'condensed_root': recovered, 'relabel_dir': relabel_dir,
+        'train_dataloader.dataset.data_root': recovered,
+        'train_dataloader.dataset.relabel_dir': relabel_dir,
+        'train_dataloader.dataset.seed': args.seed,
+        'val_dataloader.dataset.data_root': data_root,
+        'train_cfg.max_epochs': args.student_epochs,
+        'param_scheduler.T_max': args.student_epochs})
+    students['recovered_soft_labels'] = dict(top1=top1,
+                                             train_seconds=round(secs, 1))
+    subset = osp.join(out, 'real-ipc10')
+    real_subset(osp.join(data_root, 'train'), osp.join(subset, 'train'),
+                args.ipc, args.seed)
+    top1, secs, _ = train_and_score(
+        STUDENT_REAL, osp.join(out, 'student_real'), {
+        'train_dataloader.dataset.data_root': subset,
+        'val_dataloader.dataset.data_root': data_root,
+        'train_cfg.max_epochs': args.student_epochs,
+        'param_scheduler.T_max': args.student_epochs})
+    students['real_subset_hard_labels'] = dict(top1=top1,
+                                               train_seconds=round(secs, 1))
+    result['students'] = dict(epochs=args.student_epochs, ipc=args.ipc,
+                              **students)
+    result['condensed_beats_real'] = (
+        students['recovered_soft_labels']['top1'] >
+        students['real_subset_hard_labels']['top1'])
+    with open(osp.join(out, 'metrics.json'), 'w') as f:
+        json.dump(result, f, indent=2)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

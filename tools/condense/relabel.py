@@ -1,0 +1,52 @@
+"""Store the teacher's soft labels on every student crop (SRe2L relabel).
+
+    python tools/condense/relabel.py TEACHER_CONFIG TEACHER_CKPT DATA_ROOT \
+        OUT_DIR --epochs 300 [--seed 0] [--crop-size 32] [--device cuda]
+
+DATA_ROOT is recover's output folder (its `train` split is relabelled);
+OUT_DIR receives epoch_0000.pt ... one per student epoch.
+"""
+import argparse
+import json
+import sys
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('config', help='the teacher\'s (squeeze) config')
+    p.add_argument('checkpoint', help='the teacher\'s checkpoint')
+    p.add_argument('data_root', help='the condensed set (recover output)')
+    p.add_argument('out_dir', help='folder for the per-epoch files')
+    p.add_argument('--epochs', type=int, required=True,
+                   help='student epochs to label')
+    p.add_argument('--data-prefix', default='train')
+    p.add_argument('--crop-size', type=int,
+                   help='student input side (default: the image side)')
+    p.add_argument('--min-crop-scale', type=float, default=0.08)
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--batch-size', type=int, default=256)
+    p.add_argument('--device', default='cpu', help='cpu, cuda or cuda:N')
+    p.add_argument('--no-progress', action='store_true')
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    from mmeff.apis.train import USER_ERRORS
+    from mmeff.condense import relabel
+    try:
+        result = relabel(
+            args.config, args.checkpoint, args.data_root, args.out_dir,
+            args.epochs, data_prefix=args.data_prefix,
+            crop_size=args.crop_size, seed=args.seed,
+            scale=(args.min_crop_scale, 1.), batch_size=args.batch_size,
+            device=args.device, progress=not args.no_progress)
+    except USER_ERRORS as err:  # CondenseError is a DatasetError
+        print(f'relabel: error: {err}', file=sys.stderr)
+        return 2
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
