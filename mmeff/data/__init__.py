@@ -3,6 +3,7 @@ from .bundled import (FASHION_MNIST_CLASSES, FASHION_MNIST_MEAN,
                       prepare_fashion_mnist)
 from .checks import DatasetError, check_data_paths, check_image_folder
 from . import essl  # noqa: F401,E402  registers the ESSL runner/transforms
+from .transforms import MultiPatch  # noqa: F401  registers
 
 __all__ = [
     'DatasetError', 'FASHION_MNIST_CLASSES', 'FASHION_MNIST_MEAN',
