@@ -10,7 +10,7 @@ model = dict(
     type='EMAE',
     backbone=dict(type='EMAEViT', num_parts=4),
     neck=dict(type='VarResMAEPretrainDecoder'),
-    consistency_weight=1.0,
+    consistency_weight=0.1,
     consistency=dict(type='SelfConsistencyLoss', criterion='L1'),
     part_chunks=4)
 

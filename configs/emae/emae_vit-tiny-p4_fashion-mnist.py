@@ -7,7 +7,7 @@ _base_ = '../quickstart/mae_vit-tiny-p4_fashion-mnist.py'
 model = dict(
     type='EMAE',
     backbone=dict(type='EMAEViT', num_parts=4),
-    consistency_weight=1.0,
+    consistency_weight=0.1,
     consistency=dict(type='SelfConsistencyLoss', criterion='L1'),
     part_chunks=1)
 

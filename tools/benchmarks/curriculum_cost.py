@@ -50,7 +50,7 @@ def configure(name, args):
                 'probe_dataloaders.val'):
         cfg.merge_from_dict({f'{key}.dataset.data_root': args.data_root})
     if args.algorithm == 'emae':
-        cfg.model.update(type='EMAE', consistency_weight=1.0,
+        cfg.model.update(type='EMAE', consistency_weight=0.1,
                          consistency=dict(type='SelfConsistencyLoss'))
         cfg.model.backbone.type = 'EMAEViT'
         cfg.model.backbone.num_parts = 4

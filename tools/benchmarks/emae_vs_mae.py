@@ -49,7 +49,8 @@ def calibrate(cfg, warmup=3, iters=12):
     return times[len(times) // 2]
 
 
-def configure(name, budget, work_dir, data_root, probe_every, batch=None):
+def configure(name, budget, work_dir, data_root, probe_every, batch=None,
+              consistency_weight=None):
     from mmeff.engine.config import load_config
     cfg = load_config(CONFIGS[name])
     for key in ('train_dataloader', 'probe_dataloaders.train',
@@ -59,6 +60,8 @@ def configure(name, budget, work_dir, data_root, probe_every, batch=None):
     cfg.launcher = 'none'
     if batch is not None:
         cfg.train_dataloader.batch_size = batch
+    if consistency_weight is not None and name == 'emae':
+        cfg.model.consistency_weight = consistency_weight
     per_iter = calibrate(cfg)
     iters = max(10, int(budget / per_iter))
     warmup = max(1, iters // 10)
@@ -114,6 +117,11 @@ def main(argv=None):
     parser.add_argument('--emae-batch', type=int, default=None,
                         help='EMAE images per iteration (default: MAE batch '
                         'size / K, equal MAE tasks per iteration)')
+    parser.add_argument('--consistency-weight', type=float, default=None,
+                        help="override EMAE's lambda")
+    parser.add_argument('--mae-batch', type=int, default=64)
+    parser.add_argument('--methods', nargs='+', default=['mae', 'emae'],
+                        choices=['mae', 'emae'])
     parser.add_argument('--data-root', default='data/fashion-mnist-mini')
     parser.add_argument('--train-per-class', type=int, default=200)
     parser.add_argument('--val-per-class', type=int, default=100)
@@ -130,14 +138,15 @@ def main(argv=None):
     probe_every = args.probe_every or args.budget / 8
 
     results = {}
-    for name in ('mae', 'emae'):
-        batch = None
+    for name in args.methods:
+        batch = args.mae_batch
         if name == 'emae':
             from mmeff.engine.config import load_config
             parts = load_config(CONFIGS['emae']).model.backbone.num_parts
-            batch = args.emae_batch or results['mae']['batch_size'] // parts
+            batch = args.emae_batch or args.mae_batch // parts
         cfg, per_iter, iters = configure(name, args.budget, args.out,
-                                         args.data_root, probe_every, batch)
+                                         args.data_root, probe_every, batch,
+                                         args.consistency_weight)
         runner = build_runner(cfg)
         runner.train()
         hook = next(h for h in runner.hooks if type(h).__name__ == 'FeatureProbeHook')
@@ -157,6 +166,9 @@ def main(argv=None):
             final_knn_top1=hook.curve[-1]['knn_top1'],
             curve=hook.curve)
 
+    if set(results) != {'mae', 'emae'}:
+        print(json.dumps(results, indent=2))
+        return 0
     mae, emae = results['mae'], results['emae']
     reach = time_to_reach(emae['curve'], mae['final_knn_top1'])
     summary = dict(
