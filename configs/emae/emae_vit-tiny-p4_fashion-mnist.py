@@ -1,7 +1,8 @@
 # EMAE on the bundled data: the quickstart's tiny ViT (32x32, 4x4 patches,
-# 64 tokens) with K=4 parallel parts of 16 visible patches each. An EMAE
-# iteration costs about 3-4 MAE iterations here, so it runs 10 epochs where
-# the MAE config runs 30 (similar compute).
+# 64 tokens) with K=4 parallel parts of 16 visible patches each. 16 images x
+# 4 parts per iteration: the same 64 MAE tasks per step as the MAE config's
+# batch of 64, at about the same cost per step (tools/benchmarks/
+# emae_vs_mae.py). 10 epochs = 1,250 steps.
 _base_ = '../quickstart/mae_vit-tiny-p4_fashion-mnist.py'
 
 model = dict(
@@ -11,6 +12,8 @@ model = dict(
     consistency=dict(type='SelfConsistencyLoss', criterion='L1'),
     part_chunks=1)
 
+train_dataloader = dict(batch_size=16)
+auto_scale_lr = dict(base_batch_size=16)
 max_epochs = 10
 warmup_epochs = 1
 train_cfg = dict(max_epochs=max_epochs)

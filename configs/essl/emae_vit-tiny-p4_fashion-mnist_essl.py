@@ -12,7 +12,7 @@ train_dataloader = dict(
     _delete_=True,
     type='ESSLLoader',
     path='data/fashion-mnist-mini/train.beton',
-    batch_size=64,
+    batch_size=16,  # x 4 parts, see the EMAE config
     num_workers=2,
     # The quickstart's RandomResizedCrop, fused with decoding.
     decoder=dict(type='RandomResizedCrop', scale=img_size,

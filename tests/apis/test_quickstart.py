@@ -20,8 +20,8 @@ def test_quickstart_writes_documented_metrics_and_grid(tmp_path):
         metrics = json.load(f)
     assert set(metrics) == set(METRIC_FIELDS)
     assert metrics['num_train'] == 100 and metrics['num_val'] == 50
-    # ESSL drops the last partial batch while training: 100 // 64 = 1
-    assert metrics['epochs'] == 1 and metrics['iterations'] == 1
+    # ESSL drops the last partial batch while training: 100 // 16 = 6
+    assert metrics['epochs'] == 1 and metrics['iterations'] == 6
     assert metrics['train_storage'] == str(data_root / 'train.beton')
     for key in METRIC_FIELDS:
         if key.endswith('top1'):
