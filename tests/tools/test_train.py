@@ -1,5 +1,4 @@
 """tools/train.py, tools/test.py and tools/dist_train.sh, run as a user would."""
-import glob
 import os.path as osp
 
 import pytest

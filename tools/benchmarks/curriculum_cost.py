@@ -44,7 +44,6 @@ def step_flops(model, size, batch):
 
 def configure(name, args):
     from mmeff.engine.config import load_config
-    from mmeff.engine.curricula import ComputeSchedule
     cfg = load_config(CONFIGS[name])
     for key in ('train_dataloader', 'probe_dataloaders.train',
                 'probe_dataloaders.val'):

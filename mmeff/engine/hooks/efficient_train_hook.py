@@ -1,5 +1,4 @@
 """EfficientTrain++'s curriculum as an MMEngine hook."""
-import torch
 from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
 
