@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Set up the environment (idempotent) and run the test suite.
+# Set up the environment (idempotent, with the downstream stack: full mmcv,
+# MMDetection, MMSegmentation) and run the test suite.
 # Fails when any test fails and when no test ran (pytest exit code 5).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-bash "$ROOT/tools/setup_env.sh"
+bash "$ROOT/tools/setup_env.sh" --downstream
 cd "$ROOT"
 set +e
 "$ROOT/.venv/bin/python" -m pytest tests "$@"

@@ -2,7 +2,20 @@
 # Idempotent environment setup for mmeff: system libraries for FFCV, a virtual
 # environment in the repo (.venv) with the pinned stack, and mmeff in editable
 # mode with its dev extras. A second run only checks a stamp and returns.
+#
+#   --downstream  also MMDetection 3.3 / MMSegmentation 1.2 (the [downstream]
+#                 extra) and a full mmcv 2.1.0 with compiled CPU ops in place
+#                 of mmcv-lite (tools/build_mmcv.sh: ~13 min once, then cached)
 set -euo pipefail
+
+DOWNSTREAM=0
+for arg in "$@"; do
+  case "$arg" in
+    --downstream) DOWNSTREAM=1 ;;
+    *) printf 'setup_env: unknown option %s (known: --downstream)\n' "$arg" >&2
+       exit 2 ;;
+  esac
+done
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${MMEFF_VENV:-$ROOT/.venv}"
@@ -40,12 +53,25 @@ if [ -n "$need" ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $need >/dev/null
 fi
 
-# The stamp covers everything that decides the environment's contents.
+# The stamps cover everything that decides the environment's contents; the
+# downstream stamp is kept apart so a core-only run does not undo it.
 stamp_src="$(cat "$ROOT/tools/setup_env.sh" "$ROOT/pyproject.toml" \
   "$ROOT/setup.py" "$ROOT/mmeff/data/essl/_essl_decode.cpp")"
 stamp="$(printf '%s' "$stamp_src" | sha256sum | cut -d' ' -f1)"
-if [ -f "$VENV/.mmeff-setup" ] && [ "$(cat "$VENV/.mmeff-setup")" = "$stamp" ] \
-   && "$VENV/bin/python" -c "import mmeff, mmeff.data.essl._lib" >/dev/null 2>&1; then
+down_stamp="$(printf '%s %s' "$stamp" "$(cat "$ROOT/tools/build_mmcv.sh")" \
+  | sha256sum | cut -d' ' -f1)"
+up_to_date() {
+  [ -f "$VENV/.mmeff-setup" ] && [ "$(cat "$VENV/.mmeff-setup")" = "$stamp" ] \
+    || return 1
+  if [ "$DOWNSTREAM" = 1 ]; then
+    [ -f "$VENV/.mmeff-setup-downstream" ] \
+      && [ "$(cat "$VENV/.mmeff-setup-downstream")" = "$down_stamp" ] \
+      && "$VENV/bin/python" -c "import mmcv.ops, mmdet, mmseg" >/dev/null 2>&1 \
+      || return 1
+  fi
+  "$VENV/bin/python" -c "import mmeff, mmeff.data.essl._lib" >/dev/null 2>&1
+}
+if up_to_date; then
   log "environment up to date: $VENV"
   exit 0
 fi
@@ -73,7 +99,19 @@ if ! "$VENV/bin/python" -c "import ffcv" >/dev/null 2>&1; then
   pip_install --no-build-isolation "$FFCV"
 fi
 
-log "installing mmeff (editable, dev extras; builds the ESSL crop decoder)"
-pip_install --no-build-isolation -e "$ROOT[dev]"
+extras="dev"
+if [ "$DOWNSTREAM" = 1 ]; then
+  extras="dev,downstream"
+  if ! "$VENV/bin/python" -c "import mmcv.ops" >/dev/null 2>&1; then
+    wheel="$(MMEFF_VENV="$VENV" bash "$ROOT/tools/build_mmcv.sh")"
+    log "replacing mmcv-lite by full mmcv ($wheel)"
+    "$VENV/bin/python" -m pip --disable-pip-version-check uninstall -q -y \
+      mmcv-lite mmcv >/dev/null 2>&1 || true
+    pip_install "$wheel"
+  fi
+fi
+log "installing mmeff (editable, $extras extras; builds the ESSL crop decoder)"
+pip_install --no-build-isolation -e "$ROOT[$extras]"
 printf '%s' "$stamp" > "$VENV/.mmeff-setup"
+[ "$DOWNSTREAM" = 1 ] && printf '%s' "$down_stamp" > "$VENV/.mmeff-setup-downstream"
 log "done: $VENV"
