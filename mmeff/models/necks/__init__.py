@@ -1,3 +1,4 @@
+from .simple_feature_pyramid import SimpleFeaturePyramid
 from .var_res_mae_decoder import VarResMAEPretrainDecoder
 
-__all__ = ['VarResMAEPretrainDecoder']
+__all__ = ['SimpleFeaturePyramid', 'VarResMAEPretrainDecoder']
