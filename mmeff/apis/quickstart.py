@@ -60,7 +60,7 @@ def _raw_pixels(model, loader):
     return x, y
 
 
-def _write_storage(folder, path, meta_path):
+def write_storage(folder, path, meta_path):
     """(Re)write ESSL storage unless it is newer than the image folders."""
     if osp.isfile(path) and os.stat(path).st_mtime >= os.stat(meta_path).st_mtime:
         return
@@ -86,8 +86,8 @@ def run_quickstart(config=DEFAULT_CONFIG, work_dir=None, data_root=None,
     meta = prepare_fashion_mnist(data_root, train_per_class, val_per_class)
     if essl:
         storage = cfg.train_dataloader.path
-        _write_storage(osp.join(data_root, 'train'), storage,
-                       osp.join(data_root, 'meta.json'))
+        write_storage(osp.join(data_root, 'train'), storage,
+                      osp.join(data_root, 'meta.json'))
     else:
         storage = osp.join(data_root, 'train')
     cfg.work_dir = work_dir or osp.join(

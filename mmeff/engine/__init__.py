@@ -3,8 +3,10 @@ from .config import ConfigError, load_config, strip_collate_scope
 from .dist import prepare_cpu_distributed
 from .hooks import *  # noqa: F401,F403
 from .optimizers import *  # noqa: F401,F403
+from .runners import DailyMAERunner, resolve_dailymae
 
 __all__ = [
-    'CheckpointError', 'ConfigError', 'load_config', 'prepare_cpu_distributed',
-    'register_checkpoint_loader', 'strip_collate_scope'
+    'CheckpointError', 'ConfigError', 'DailyMAERunner', 'load_config',
+    'prepare_cpu_distributed', 'register_checkpoint_loader',
+    'resolve_dailymae', 'strip_collate_scope'
 ]

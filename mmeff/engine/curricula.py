@@ -1,6 +1,6 @@
 """Resolution and augmentation schedules: pure functions of training progress.
 
-DailyMAE (Bai et al., 2024) changes the input resolution by epoch; its
+DailyMAE (Wu et al., 2024) changes the input resolution by epoch; its
 "palindrome" schedule goes 224 -> 192 -> 224 and its ramp 160 -> 192 -> 224,
 with stage boundaries at E/2 and E for a ramp end E before the last epoch.
 EfficientTrain++ (Wang et al., TPAMI 2024, arXiv:2405.08768) schedules the

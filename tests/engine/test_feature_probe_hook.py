@@ -48,3 +48,13 @@ def test_probe_curve_is_logged_and_budget_stops_training(tiny_image_folder, tmp_
     assert all(0 <= p['knn_top1'] <= 100 for p in curve)
     logged = runner.message_hub.get_scalar('probe/knn_top1').current()
     assert logged == curve[-1]['knn_top1'] or abs(logged - curve[-1]['knn_top1']) < 0.01
+
+
+def test_probe_every_n_iterations(tiny_image_folder, tmp_path):
+    runner = make_runner(tiny_image_folder, tmp_path, interval_iters=4)
+    runner.train_loop._max_iters = 10
+    runner.train()
+    with open(tmp_path / 'probe_curve.json') as f:
+        curve = json.load(f)
+    assert [p['iterations'] for p in curve] == [4, 8, 10]
+    assert [p['images_seen'] for p in curve] == [32, 64, 80]

@@ -1,4 +1,4 @@
-"""Records the input size the backbone receives in every training epoch."""
+"""Records the image size the encoder embeds in every training epoch."""
 import json
 import os.path as osp
 
@@ -13,7 +13,10 @@ class InputSizeRecorderHook(Hook):
     def before_train(self, runner):
         self.sizes = {}
         model = runner.model.module if hasattr(runner.model, 'module') else runner.model
-        model.backbone.register_forward_pre_hook(self._record)
+        # The patch embedding sees every image, also where EMAE bypasses the
+        # backbone's forward (embed + parallel masking).
+        embed = getattr(model.backbone, 'patch_embed', model.backbone)
+        embed.register_forward_pre_hook(self._record)
         self._runner = runner
 
     def _record(self, module, args):

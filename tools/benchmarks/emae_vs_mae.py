@@ -13,45 +13,20 @@ the time EMAE needs to reach MAE's final proxy as a fraction of MAE's time.
   python tools/benchmarks/emae_vs_mae.py --budget 180 --out work_dirs/bench_emae
 """
 import argparse
-import copy
 import json
 import os
 import os.path as osp
 import sys
-import time
 
 CONFIGS = dict(
     mae='configs/quickstart/mae_vit-tiny-p4_fashion-mnist.py',
     emae='configs/emae/emae_vit-tiny-p4_fashion-mnist.py')
 
 
-def calibrate(cfg, warmup=3, iters=12):
-    """Median seconds per training iteration (data loading included)."""
-    import torch
-    from mmengine.runner import Runner
-    from mmpretrain.registry import MODELS
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    optim = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    loader_cfg = copy.deepcopy(cfg.train_dataloader)
-    loader_cfg.sampler = dict(type='InfiniteSampler', shuffle=True)
-    loader = Runner.build_dataloader(loader_cfg)
-    times, batches = [], iter(loader)
-    for _ in range(warmup + iters):
-        start = time.perf_counter()
-        batch = next(batches)
-        losses = model(**model.data_preprocessor(batch, True), mode='loss')
-        optim.zero_grad()
-        sum(losses.values()).backward()
-        optim.step()
-        times.append(time.perf_counter() - start)
-    times = sorted(times[warmup:])
-    return times[len(times) // 2]
-
-
 def configure(name, budget, work_dir, data_root, probe_every, batch=None,
               consistency_weight=None):
     from mmeff.engine.config import load_config
+    from mmeff.evaluation.benchmarking import seconds_per_iteration
     cfg = load_config(CONFIGS[name])
     for key in ('train_dataloader', 'probe_dataloaders.train',
                 'probe_dataloaders.val'):
@@ -62,7 +37,7 @@ def configure(name, budget, work_dir, data_root, probe_every, batch=None,
         cfg.train_dataloader.batch_size = batch
     if consistency_weight is not None and name == 'emae':
         cfg.model.consistency_weight = consistency_weight
-    per_iter = calibrate(cfg)
+    per_iter = seconds_per_iteration(cfg)
     iters = max(10, int(budget / per_iter))
     warmup = max(1, iters // 10)
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=iters)
@@ -80,31 +55,6 @@ def configure(name, budget, work_dir, data_root, probe_every, batch=None,
         val_dataloader=cfg.probe_dataloaders.val,
         interval_seconds=probe_every, time_budget=1.5 * budget)]
     return cfg, per_iter, iters
-
-
-def time_to_reach(curve, target):
-    for point in curve:
-        if point['knn_top1'] >= target:
-            return point['train_seconds']
-    return None
-
-
-def plot(results, path):
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for name, res in results.items():
-        xs = [p['train_seconds'] for p in res['curve']]
-        ys = [p['knn_top1'] for p in res['curve']]
-        ax.plot(xs, ys, marker='o', label=name.upper())
-    ax.set_xlabel('training wall time (s, CPU)')
-    ax.set_ylabel('held-out kNN top-1 (%)')
-    ax.set_title('EMAE vs MAE at equal wall time (bundled data)')
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
 
 
 def main(argv=None):
@@ -130,6 +80,7 @@ def main(argv=None):
     import mmeff  # noqa: F401
     from mmeff.apis.train import build_runner
     from mmeff.data import prepare_fashion_mnist
+    from mmeff.evaluation.benchmarking import plot_proxy_curves, time_to_reach
     from mmpretrain.utils import register_all_modules
     register_all_modules()
     prepare_fashion_mnist(args.data_root, args.train_per_class,
@@ -183,7 +134,10 @@ def main(argv=None):
             mae['patches_reconstructed_per_second'], 3),
         final_knn_top1=dict(mae=mae['final_knn_top1'],
                             emae=emae['final_knn_top1']))
-    plot(results, osp.join(args.out, 'emae_vs_mae.png'))
+    plot_proxy_curves({k: v['curve'] for k, v in results.items()},
+                      osp.join(args.out, 'emae_vs_mae.png'),
+                      'EMAE vs MAE at equal wall time (bundled data)',
+                      labels={k: k.upper() for k in results})
     report = dict(summary=summary, runs=results)
     with open(osp.join(args.out, 'emae_vs_mae.json'), 'w') as f:
         json.dump(report, f, indent=2)

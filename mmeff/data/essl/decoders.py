@@ -9,6 +9,11 @@ at least twice the output size they decode at DCT scale 1/2, 1/4 or 1/8
 with the output. Raw and PNG records take the same box through a plain
 crop-and-resize.
 
+Crop boxes are reproducible: each image's box comes from a counter-based
+generator keyed by ``(seed, epoch, sample index)``, which the loader sets per
+epoch, so they do not depend on thread scheduling, worker count or rank, and
+a resumed run draws the boxes the uninterrupted run would have drawn.
+
 Equivalence (tested): with ``dct_scaling=False`` the output equals a full
 decode followed by ``cv2.resize`` of the same box up to libjpeg's chroma
 upsampling at the window's left/top edge (mean absolute difference < 0.5 of
@@ -20,12 +25,13 @@ below 8 at 1/8 (which keeps only each 8x8 block's mean).
 import types
 from dataclasses import replace
 
+import numba
 import numpy as np
 from ffcv.pipeline.allocation_query import AllocationQuery
 from ffcv.pipeline.compiler import Compiler
 from ffcv.pipeline.operation import Operation
 
-from ._lib import INTERPOLATION, essl_decode_crop
+from ._lib import INTERPOLATION, essl_decode_crop, essl_load_u64
 
 
 def _pair(size, name):
@@ -37,18 +43,60 @@ def _pair(size, name):
     raise ValueError(f'{name} must be an int or (h, w), got {size!r}')
 
 
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
+@numba.njit(nogil=True, cache=False)
+def splitmix64(state):
+    """One step of SplitMix64: ``(next_state, 64 random bits)``."""
+    state = state + _GOLDEN
+    z = state
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    return state, z ^ (z >> np.uint64(31))
+
+
+@numba.njit(nogil=True, cache=False)
+def sample_key(seed, epoch, index):
+    """Generator state for one image of one epoch."""
+    _, k = splitmix64(np.uint64(seed))
+    _, k = splitmix64(k ^ np.uint64(epoch))
+    _, k = splitmix64(k ^ np.uint64(index))
+    return k
+
+
+@numba.njit(nogil=True, cache=False)
+def _uniform(state, lo, hi):
+    state, bits = splitmix64(state)
+    unit = np.float64(bits >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+    return state, lo + (hi - lo) * unit
+
+
+@numba.njit(nogil=True, cache=False)
+def _randint(state, n):
+    """Integer in ``[0, n)``."""
+    state, bits = splitmix64(state)
+    return state, np.int64(bits % np.uint64(n))
+
+
 def random_resized_crop_box(height, width, scale_lo, scale_hi, log_ratio_lo,
-                            log_ratio_hi, max_attempts):
-    """MMPretrain's ``RandomResizedCrop`` box: ``(top, left, h, w)``."""
+                            log_ratio_hi, max_attempts, key):
+    """MMPretrain's ``RandomResizedCrop`` box: ``(top, left, h, w)``, drawn
+    from the generator state ``key``."""
     area = height * width
+    state = np.uint64(key)
     for _ in range(max_attempts):
-        target_area = np.random.uniform(scale_lo, scale_hi) * area
-        aspect = np.exp(np.random.uniform(log_ratio_lo, log_ratio_hi))
+        state, fraction = _uniform(state, scale_lo, scale_hi)
+        state, log_ratio = _uniform(state, log_ratio_lo, log_ratio_hi)
+        target_area = fraction * area
+        aspect = np.exp(log_ratio)
         w = int(round(np.sqrt(target_area * aspect)))
         h = int(round(np.sqrt(target_area / aspect)))
         if 0 < w <= width and 0 < h <= height:
-            top = np.random.randint(0, height - h + 1)
-            left = np.random.randint(0, width - w + 1)
+            state, top = _randint(state, height - h + 1)
+            state, left = _randint(state, width - w + 1)
             return top, left, h, w
     # Fall back to a central crop clamped to the aspect-ratio range.
     in_ratio = width / height
@@ -65,7 +113,7 @@ def random_resized_crop_box(height, width, scale_lo, scale_hi, log_ratio_lo,
 
 
 def center_crop_box(height, width, crop_ratio, unused0, unused1, unused2,
-                    unused3):
+                    unused3, unused_key):
     """Central square of side ``crop_ratio * min(height, width)``."""
     side = max(1, min(height, width, int(round(crop_ratio * min(height,
                                                                 width)))))
@@ -112,6 +160,12 @@ class _CropDecoder(Operation):
                              f'{sorted(INTERPOLATION)}, got {interpolation!r}')
         self.interpolation = interpolation
         self.dct_scaling = bool(dct_scaling)
+        # (seed, epoch) read by the compiled loop at every batch.
+        self.rng_state = np.zeros(2, np.uint64)
+
+    def set_rng(self, seed, epoch):
+        """Key the crop boxes of the next batches by ``(seed, epoch)``."""
+        self.rng_state[:] = (np.uint64(seed % 2**64), np.uint64(epoch))
 
     def box_args(self):
         raise NotImplementedError
@@ -147,15 +201,23 @@ class _CropDecoder(Operation):
         dct = np.int32(self.dct_scaling)
         chw = np.int32(self.channels_first)
         out_h, out_w = (np.int32(s) for s in self.output_size)
+        # The array's address, not the array: numba freezes captured arrays.
+        rng_state = np.uint64(self.rng_state.ctypes.data)
+        load_u64 = essl_load_u64
 
         def decode(batch_indices, my_storage, metadata, storage_state):
             destination, scratch, status = my_storage
+            seed = load_u64(rng_state, 0)
+            epoch = load_u64(rng_state, 1)
             for dst_ix in my_range(len(batch_indices)):
-                field = metadata[batch_indices[dst_ix]]
+                sample = batch_indices[dst_ix]
+                field = metadata[sample]
                 data = mem_read(field['data_ptr'], storage_state)
                 height = np.int32(field['height'])
                 width = np.int32(field['width'])
-                top, left, h, w = box_c(height, width, a0, a1, a2, a3, a4)
+                key = sample_key(seed, epoch, sample)
+                top, left, h, w = box_c(height, width, a0, a1, a2, a3, a4,
+                                        key)
                 status[dst_ix, 0] = decode_c(
                     data, np.int32(field['mode']), height, width, top, left,
                     h, w, scratch[dst_ix], destination[dst_ix], out_h, out_w,

@@ -12,7 +12,9 @@ seeded by ``(seed, epoch)`` and identical on every rank, padded to a multiple
 of the world size and dealt round-robin, so rank ``r`` reads
 ``perm[r::world_size]``; evaluation results gathered by MMEngine come back in
 dataset order. ``set_epoch`` (called by ``DistSamplerSeedHook``) fixes the
-epoch, so a resumed run replays the same order.
+epoch, so a resumed run replays the same order. The crop decoders' random
+boxes are keyed by the same ``(seed, epoch)`` and the sample index, so a
+resumed run also replays the same crops.
 """
 import math
 
@@ -136,6 +138,8 @@ class ESSLLoader:
                  rank=None, world_size=None, os_cache=True, batches_ahead=2):
         from mmengine.dist import get_dist_info
 
+        from ._ffcv import import_ffcv
+        import_ffcv()
         from .decoders import build_decoder
         from .transforms import build_batch_transforms
         self.path = path
@@ -227,6 +231,7 @@ class ESSLLoader:
             self._ffcv = self._build()
         loader = self._ffcv
         order = self.order.sample_order(self.epoch)
+        self.decoder.set_rng(self.seed, self.epoch)
         self.epoch += 1
         loader.next_epoch = self.epoch
         threads = torch.get_num_threads()

@@ -11,6 +11,8 @@ class ESSLRecords:
     """``records[i] -> (RGB uint8 array, label, mode)`` of an ESSL file."""
 
     def __init__(self, path):
+        from ._ffcv import import_ffcv
+        import_ffcv()
         from ffcv.reader import Reader
 
         from . import field  # noqa: F401  registers the field type

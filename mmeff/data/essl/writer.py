@@ -169,6 +169,8 @@ def write_essl(source, output, ann_file=None, classes=None, write_mode='jpg',
     Returns:
         dict: the sidecar, also written to ``<output>.meta.json``.
     """
+    from ._ffcv import import_ffcv
+    import_ffcv()
     from ffcv.fields import IntField
     from ffcv.writer import DatasetWriter
 
@@ -225,6 +227,8 @@ def write_essl(source, output, ann_file=None, classes=None, write_mode='jpg',
 
 
 def _summarise(output, good, skipped, classes, options, source, ann_file):
+    from ._ffcv import import_ffcv
+    import_ffcv()
     from ffcv.reader import Reader
 
     from .field import JPEG, PNG, RAW

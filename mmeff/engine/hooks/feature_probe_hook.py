@@ -14,9 +14,9 @@ from mmeff.evaluation import extract_features, knn_top1
 class FeatureProbeHook(Hook):
     """Weighted-kNN top-1 of frozen features, as a function of train time.
 
-    Every ``interval_seconds`` of training wall time (probing excluded) the
-    model's features (``extract_feat``, patch tokens mean-pooled) of
-    ``val_dataloader`` are classified by a weighted kNN (k=20, T=0.07, as in
+    Every ``interval_seconds`` of training wall time (probing excluded), or
+    every ``interval_iters`` iterations, the model's features
+    (``extract_feat``, patch tokens mean-pooled) of ``val_dataloader`` are classified by a weighted kNN (k=20, T=0.07, as in
     Wu et al. 2018 / DINO) fitted on ``train_dataloader``. Each point is
     logged to the message hub as ``probe/knn_top1`` and appended to
     ``<work_dir>/<out_file>`` with the training seconds, iterations and images
@@ -29,6 +29,8 @@ class FeatureProbeHook(Hook):
         train_dataloader (dict): loader config for the kNN memory bank.
         val_dataloader (dict): loader config for the scored split.
         interval_seconds (float, optional): probe period in training seconds.
+        interval_iters (int, optional): probe period in iterations (runs of
+            equal length then get probes at the same points of progress).
         time_budget (float, optional): stop training after this many seconds.
         k (int), temperature (float): kNN parameters.
         out_file (str): JSON file name inside the work dir.
@@ -38,9 +40,10 @@ class FeatureProbeHook(Hook):
 
     def __init__(self, train_dataloader, val_dataloader, interval_seconds=None,
                  time_budget=None, k=20, temperature=0.07,
-                 out_file='probe_curve.json'):
+                 out_file='probe_curve.json', interval_iters=None):
         self.loader_cfgs = dict(train=train_dataloader, val=val_dataloader)
         self.interval_seconds = interval_seconds
+        self.interval_iters = interval_iters
         self.time_budget = time_budget
         self.k, self.temperature = k, temperature
         self.out_file = out_file
@@ -62,8 +65,12 @@ class FeatureProbeHook(Hook):
         self.since_probe += step
         if data_batch is not None:
             self.images_seen += len(data_batch['data_samples'])
+        done = runner.iter + 1  # runner.iter counts this one after the hooks
         if self.interval_seconds and self.since_probe >= self.interval_seconds:
-            self.probe(runner)
+            self.probe(runner, done)
+        elif self.interval_iters and done % self.interval_iters == 0 and \
+                done < runner.max_iters:  # the last point is after_train's
+            self.probe(runner, done)
         if self.time_budget and self.train_seconds >= self.time_budget:
             runner.train_loop.stop_training = True
         self._tick = time.perf_counter()
@@ -76,14 +83,15 @@ class FeatureProbeHook(Hook):
     def after_train(self, runner):
         self.probe(runner)
 
-    def probe(self, runner):
+    def probe(self, runner, iterations=None):
         model = runner.model.module if hasattr(runner.model, 'module') \
             else runner.model
         train = extract_features(model, self.loaders['train'])
         val = extract_features(model, self.loaders['val'])
         top1 = knn_top1(*train, *val, k=self.k, temperature=self.temperature)
         point = dict(train_seconds=round(self.train_seconds, 3),
-                     iterations=runner.iter, images_seen=self.images_seen,
+                     iterations=runner.iter if iterations is None
+                     else iterations, images_seen=self.images_seen,
                      knn_top1=round(top1, 2))
         self.curve.append(point)
         self.since_probe = 0.0

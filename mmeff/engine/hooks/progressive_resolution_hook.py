@@ -24,7 +24,7 @@ def patch_size_of(model):
 class ProgressiveResolutionHook(Hook):
     """Set the training resolution (and optionally mask ratio) per epoch.
 
-    DailyMAE (Bai et al., "DailyMAE: Towards Pretraining Masked Autoencoders
+    DailyMAE (Wu et al., "DailyMAE: Towards Pretraining Masked Autoencoders
     in One Day", 2024) trains MAE at lower resolution for part of the run and
     resamples the position embeddings; batch size and learning rate stay
     fixed. Before each epoch this hook sets the loader's output size (an ESSL

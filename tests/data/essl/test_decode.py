@@ -11,12 +11,13 @@ Tolerances (0-255 scale), on JPEGs of real photographs:
 * raw and PNG records: bit-exact.
 """
 import cv2
+import numba
 import numpy as np
 import pytest
 
 from mmeff.data.essl import _lib
 from mmeff.data.essl.decoders import (center_crop_box,
-                                      random_resized_crop_box)
+                                      random_resized_crop_box, sample_key)
 from mmeff.data.essl.field import encode_image
 
 H, W = 375, 500
@@ -117,27 +118,47 @@ def test_bad_boxes_and_corrupt_data_return_errors(photos):
     assert _decode(junk, 2, (0, 0, 10, 10), (8, 8))[0] == _lib.CORRUPT
 
 
+# Compiled, as the loader runs them (the generator works in uint64).
+rrc_box = numba.njit(random_resized_crop_box)
+
+
+def key_of(seed, epoch, index):
+    return np.uint64(sample_key(seed, epoch, index))
+
+
 def test_random_resized_crop_box_follows_mmpretrain_ranges():
-    np.random.seed(0)
     lo, hi, rlo, rhi = 0.2, 1.0, 3 / 4, 4 / 3
-    for _ in range(500):
-        t, l, h, w = random_resized_crop_box(H, W, lo, hi, np.log(rlo),
-                                             np.log(rhi), 10)
+    for index in range(500):
+        t, l, h, w = rrc_box(H, W, lo, hi, np.log(rlo), np.log(rhi), 10,
+                             key_of(0, 0, index))
         assert 0 <= t and t + h <= H and 0 <= l and l + w <= W
         # Rounding to whole pixels moves area and ratio slightly.
         assert lo * 0.97 <= h * w / (H * W) <= hi * 1.0
         assert rlo * 0.97 <= w / h <= rhi * 1.03
     # A ratio range the image cannot hold falls back to a central crop.
-    t, l, h, w = random_resized_crop_box(100, 400, 0.9, 1.0, np.log(0.5),
-                                         np.log(0.6), 10)
+    t, l, h, w = rrc_box(100, 400, 0.9, 1.0, np.log(0.5), np.log(0.6), 10,
+                         key_of(0, 0, 0))
     assert (h, w) == (100, 60) and (t, l) == (0, 170)
+
+
+def test_crop_boxes_are_a_function_of_seed_epoch_and_index():
+    def box(seed, epoch, index):
+        return rrc_box(H, W, 0.08, 1.0, np.log(3 / 4), np.log(4 / 3), 10,
+                       key_of(seed, epoch, index))
+
+    assert box(3, 5, 7) == box(3, 5, 7)
+    boxes = {box(3, 5, i) for i in range(50)}
+    assert len(boxes) > 45  # distinct images get distinct boxes
+    assert box(3, 5, 7) != box(3, 6, 7) or box(3, 5, 8) != box(3, 6, 8)
+    assert [box(3, 5, i) for i in range(10)] != [box(4, 5, i)
+                                                for i in range(10)]
 
 
 def test_center_crop_box_matches_resize_edge_then_center_crop():
     # ResizeEdge(256) + CenterCrop(224) keeps 224/256 of the short side.
-    assert center_crop_box(375, 500, 224 / 256, 0, 0, 0, 0) == (23, 86, 328,
-                                                                328)
-    assert center_crop_box(28, 28, 1.0, 0, 0, 0, 0) == (0, 0, 28, 28)
+    assert center_crop_box(375, 500, 224 / 256, 0, 0, 0, 0, 0) == (
+        23, 86, 328, 328)
+    assert center_crop_box(28, 28, 1.0, 0, 0, 0, 0, 0) == (0, 0, 28, 28)
 
 
 def test_channels_first_output_is_the_same_image(photos):

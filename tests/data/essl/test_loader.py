@@ -116,6 +116,24 @@ def test_set_epoch_replays_the_same_order(fmnist_beton):
     assert labels(2) != labels(3)
 
 
+def test_random_crops_replay_for_the_same_seed_and_epoch(photo_beton):
+    decoder = dict(type='RandomResizedCrop', scale=24,
+                   crop_ratio_range=(0.08, 1.0))
+
+    def images(seed, epoch, num_workers):
+        # A fixed order: only the crops can differ.
+        loader = _loader(photo_beton, batch_size=8, seed=seed, shuffle=False,
+                         decoder=decoder, num_workers=num_workers)
+        loader.set_epoch(epoch)
+        return torch.cat([b['inputs'] for b in loader])
+
+    first = images(5, 1, num_workers=1)
+    # Boxes do not depend on thread scheduling or the number of threads.
+    assert torch.equal(first, images(5, 1, num_workers=2))
+    assert not torch.equal(first, images(5, 2, num_workers=1))
+    assert not torch.equal(first, images(6, 1, num_workers=1))
+
+
 def test_config_errors_name_the_problem(fmnist_beton, tmp_path):
     with pytest.raises(ValueError, match="not 'dataset'"):
         build_essl_loader(dict(type='ESSLLoader', path=fmnist_beton,
@@ -152,3 +170,19 @@ def test_a_corrupt_record_raises_instead_of_hanging(photo_beton, tmp_path):
                        'broken.beton.*corrupt image record'):
         for _ in loader:
             pass
+
+
+def test_reading_essl_keeps_torch_threads(fmnist_beton):
+    """FFCV sets torch's threads to 1 on import; the model must keep its own.
+
+    A fresh process, since FFCV is imported once per process.
+    """
+    from tests.helpers.tools import PYTHON, run_tool
+    code = ('import torch; torch.set_num_threads(2); '
+            'from mmeff.data.essl import ESSLLoader; '
+            f'loader = ESSLLoader({fmnist_beton!r}, 8, '
+            "dict(type='RandomResizedCrop', scale=16), num_workers=1); "
+            'next(iter(loader)); print("threads", torch.get_num_threads())')
+    result = run_tool([PYTHON, '-c', code])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert 'threads 2' in result.stdout
