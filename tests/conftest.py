@@ -1,3 +1,5 @@
+import os.path as osp
+
 import pytest
 
 from tests.helpers.tools import REPO
@@ -15,6 +17,16 @@ def tiny_image_folder(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('fmnist'))
     prepare_fashion_mnist(root, train_per_class=4, val_per_class=2)
     return root
+
+
+@pytest.fixture(scope='session')
+def fmnist_beton(tiny_image_folder, tmp_path_factory):
+    """The bundled Fashion-MNIST train subset (40 PNGs) as raw records."""
+    from mmeff.data.essl import write_essl
+    out = str(tmp_path_factory.mktemp('essl') / 'fmnist.beton')
+    write_essl(osp.join(tiny_image_folder, 'train'), out, write_mode='raw',
+               num_workers=1, progress=False)
+    return out
 
 
 @pytest.fixture(autouse=True, scope='session')

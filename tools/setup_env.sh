@@ -88,8 +88,9 @@ pip_install() {
 log "installing the pinned stack (torch, mmengine, mmpretrain, timm)"
 pip_install "${STACK[@]}"
 
-# Either full mmcv (for mmdet/mmseg) or mmcv-lite works; add lite only if none.
-if ! "$VENV/bin/python" -c "import mmcv" >/dev/null 2>&1; then
+# Either full mmcv (for mmdet/mmseg) or mmcv-lite works; add lite only if none
+# is importable and the full one is not about to be installed.
+if [ "$DOWNSTREAM" != 1 ] && ! "$VENV/bin/python" -c "import mmcv" >/dev/null 2>&1; then
   log "installing $MMCV_LITE"
   pip_install "$MMCV_LITE"
 fi

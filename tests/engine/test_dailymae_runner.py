@@ -166,15 +166,6 @@ def test_bad_toggle_from_the_train_tool_is_one_line_exit_2(tmp_path):
     assert 'Traceback' not in result.stderr
 
 
-@pytest.fixture(scope='module')
-def tiny_beton(tiny_image_folder, tmp_path_factory):
-    from mmeff.data.essl import write_essl
-    out = str(tmp_path_factory.mktemp('dailymae') / 'train.beton')
-    write_essl(osp.join(tiny_image_folder, 'train'), out, write_mode='raw',
-               num_workers=1, progress=False)
-    return out
-
-
 # One torch thread: the tiny ViT gains nothing from two, and on a busy
 # 2-core machine OpenMP's waiting made two-thread steps many times slower.
 ONE_THREAD = {'OMP_NUM_THREADS': '1'}
@@ -197,11 +188,11 @@ def _ok(result):
         result.stdout[-2000:] + result.stderr[-3000:]
 
 
-def test_composed_config_trains_and_resumes_mid_curriculum(tiny_beton,
+def test_composed_config_trains_and_resumes_mid_curriculum(fmnist_beton,
                                                            tmp_path):
     """ESSL + EMAE + palindrome: killed in the second 24-px epoch, resumed."""
     full, crashed = tmp_path / 'full', tmp_path / 'crashed'
-    result = _train(TEST_CFG, full, tiny_beton)
+    result = _train(TEST_CFG, full, fmnist_beton)
     _ok(result)
     log = result.stdout + result.stderr
     assert "DailyMAE: essl=True, algorithm='emae', curriculum='palindrome'" \
@@ -213,10 +204,10 @@ def test_composed_config_trains_and_resumes_mid_curriculum(tiny_beton,
     assert [sizes[str(e)] for e in range(5)] == \
         [[[32, 32]]] * 2 + [[[24, 24]]] * 2 + [[[32, 32]]]
 
-    killed = _train(CRASH_CFG, crashed, tiny_beton)
+    killed = _train(CRASH_CFG, crashed, fmnist_beton)
     assert killed.returncode == -9
     assert osp.isfile(crashed / 'epoch_3.pth')
-    resumed = _train(TEST_CFG, crashed, tiny_beton, '--resume')
+    resumed = _train(TEST_CFG, crashed, fmnist_beton, '--resume')
     _ok(resumed)
     log = resumed.stdout + resumed.stderr
     assert 'resumed epoch: 3' in log and 'Epoch(train) [4][1/2]' in log
@@ -261,11 +252,11 @@ def test_stock_mae_efficienttrain_variant_trains(tiny_image_folder, tmp_path):
                                                            [[24, 24]]]
 
 
-def test_dist_train_two_processes(tiny_beton, tmp_path):
+def test_dist_train_two_processes(fmnist_beton, tmp_path):
     result = run_tool(
         ['bash', 'tools/dist_train.sh', TEST_CFG, '2', '--work-dir',
          str(tmp_path), '--cfg-options',
-         f'dailymae_components.loader.essl.train_dataloader.path={tiny_beton}',
+         f'dailymae_components.loader.essl.train_dataloader.path={fmnist_beton}',
          'train_cfg.max_epochs=1'],
         env={'PORT': '29531', **ONE_THREAD})
     _ok(result)

@@ -46,13 +46,3 @@ def photo_beton(photo_folder, tmp_path_factory):
     write_essl(photo_folder, out, write_mode='jpg', jpeg_quality=90,
                num_workers=2, progress=False)
     return out
-
-
-@pytest.fixture(scope='session')
-def fmnist_beton(tiny_image_folder, tmp_path_factory):
-    """The bundled Fashion-MNIST train subset (40 PNGs) as raw records."""
-    from mmeff.data.essl import write_essl
-    out = str(tmp_path_factory.mktemp('essl') / 'fmnist.beton')
-    write_essl(osp.join(tiny_image_folder, 'train'), out, write_mode='raw',
-               num_workers=1, progress=False)
-    return out
