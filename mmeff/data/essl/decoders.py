@@ -27,11 +27,16 @@ from dataclasses import replace
 
 import numba
 import numpy as np
-from ffcv.pipeline.allocation_query import AllocationQuery
-from ffcv.pipeline.compiler import Compiler
-from ffcv.pipeline.operation import Operation
 
-from ._lib import INTERPOLATION, essl_decode_crop, essl_load_u64
+from ._ffcv import import_ffcv
+
+import_ffcv()  # before any ffcv import: keeps torch's thread count
+
+from ffcv.pipeline.allocation_query import AllocationQuery  # noqa: E402
+from ffcv.pipeline.compiler import Compiler  # noqa: E402
+from ffcv.pipeline.operation import Operation  # noqa: E402
+
+from ._lib import INTERPOLATION, essl_decode_crop, essl_load_u64  # noqa: E402
 
 
 def _pair(size, name):

@@ -227,8 +227,6 @@ def write_essl(source, output, ann_file=None, classes=None, write_mode='jpg',
 
 
 def _summarise(output, good, skipped, classes, options, source, ann_file):
-    from ._ffcv import import_ffcv
-    import_ffcv()
     from ffcv.reader import Reader
 
     from .field import JPEG, PNG, RAW
