@@ -20,7 +20,10 @@
 # steps of an MAE epoch (every patch is encoded once per epoch instead of a
 # quarter of them). For MAE-800e's compute, shorten the schedule (the EMAE
 # paper reports ViT-B at 300 epochs above MAE at 1600).
-_base_ = '../essl/mae_vit-base-p16_8xb512-amp-coslr-800e_in1k_essl.py'
+_base_ = [
+    '../essl/mae_vit-base-p16_8xb512-amp-coslr-800e_in1k_essl.py',
+    './_base_/dailymae_models.py',  # the MAE / EMAE model alternatives
+]
 
 runner_type = 'DailyMAERunner'
 dailymae = dict(
@@ -64,24 +67,15 @@ dailymae_components = dict(
                         dict(type='RandomFlip', prob=0.5),
                         dict(type='PackInputs')])),
             data_preprocessor=dict(to_rgb=True))),
-    # Variable-resolution encoder/decoder in both (sin-cos tables rebuilt per
-    # grid), so the curricula work. Same MAE tasks per step, same LR.
+    # The model dicts are in _base_/dailymae_models.py; the batch per
+    # alternative gives the same MAE tasks per step at the same LR.
     model=dict(
         mae=dict(
-            model=dict(type='MAE', backbone=dict(type='VarResMAEViT'),
-                       neck=dict(type='VarResMAEPretrainDecoder')),
             train_dataloader=dict(batch_size=512),
             auto_scale_lr=dict(base_batch_size=4096)),
         emae=dict(
             # 128 x 4 parts = MAE's 512 sequences per GPU: no chunking needed
             # (configs/emae_vit-b_800e.py: 512 x 4 needs part_chunks=4).
-            model=dict(type='EMAE',
-                       backbone=dict(type='EMAEViT', num_parts=4),
-                       neck=dict(type='VarResMAEPretrainDecoder'),
-                       consistency_weight=0.1,
-                       consistency=dict(type='SelfConsistencyLoss',
-                                        criterion='L1'),
-                       part_chunks=1),
             train_dataloader=dict(batch_size=128),
             auto_scale_lr=dict(base_batch_size=1024))),
     curriculum=dict(

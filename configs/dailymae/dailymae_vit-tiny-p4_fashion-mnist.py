@@ -10,7 +10,10 @@
 #   python tools/train.py configs/dailymae/dailymae_vit-tiny-p4_fashion-mnist.py \
 #       --cfg-options dailymae.essl=False dailymae.algorithm=mae \
 #       dailymae.curriculum=None       # = stock MMPretrain MAE
-_base_ = '../essl/mae_vit-tiny-p4_fashion-mnist_essl.py'
+_base_ = [
+    '../essl/mae_vit-tiny-p4_fashion-mnist_essl.py',
+    './_base_/dailymae_models.py',  # the MAE / EMAE model alternatives
+]
 
 # DailyMAERunner merges the alternatives picked here from
 # dailymae_components onto this config before building (an ESSLRunner after
@@ -66,23 +69,14 @@ dailymae_components = dict(
                         dict(type='RandomFlip', prob=0.5),
                         dict(type='PackInputs')])),
             model=dict(data_preprocessor=dict(to_rgb=True)))),
-    # Both use the variable-resolution encoder/decoder, so curricula work.
-    # Same MAE tasks per step: 64 images, or 16 images x K=4 parts at the
+    # The model dicts are in _base_/dailymae_models.py. Same MAE tasks per
+    # step: 64 images, or 16 images x K=4 parts at the
     # same learning rate (auto_scale_lr keeps it at the declared batch).
     model=dict(
         mae=dict(
-            model=dict(type='MAE', backbone=dict(type='VarResMAEViT'),
-                       neck=dict(type='VarResMAEPretrainDecoder')),
             train_dataloader=dict(batch_size=64),
             auto_scale_lr=dict(base_batch_size=64)),
         emae=dict(
-            model=dict(type='EMAE',
-                       backbone=dict(type='EMAEViT', num_parts=4),
-                       neck=dict(type='VarResMAEPretrainDecoder'),
-                       consistency_weight=0.1,
-                       consistency=dict(type='SelfConsistencyLoss',
-                                        criterion='L1'),
-                       part_chunks=1),
             train_dataloader=dict(batch_size=16),
             auto_scale_lr=dict(base_batch_size=16))),
     curriculum=dict(
