@@ -6,8 +6,8 @@
 _base_ = './resnet18-cifar-w16_squeeze_fashion-mnist.py'
 
 subset_root = 'work_dirs/sre2l_fashion-mnist/real-ipc10'
-data_root = 'data/fashion-mnist-mini'  # real held-out images for validation
-max_epochs = 200
+data_root = 'data/fashion-mnist-full'  # real held-out images for validation
+max_epochs = 600
 
 train_dataloader = dict(batch_size=20, num_workers=0, persistent_workers=False,
                         dataset=dict(data_root=subset_root))

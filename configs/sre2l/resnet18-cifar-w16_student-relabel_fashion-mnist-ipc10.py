@@ -5,14 +5,14 @@
 # As published for the student: AdamW lr 1e-3, weight decay 0.01, cosine,
 # KL at temperature 20 against the stored logits; random-resized crops
 # (scale 0.08-1) + flips replayed from the relabel files. Scaled down: the
-# teacher's 1/4-width CIFAR ResNet-18, 200 epochs, batch 20 (100 images).
+# teacher's 1/4-width CIFAR ResNet-18, 600 epochs, batch 20 (100 images).
 _base_ = './resnet18-cifar-w16_squeeze_fashion-mnist.py'
 
 condensed_root = 'work_dirs/sre2l_fashion-mnist/recovered'
 relabel_dir = 'work_dirs/sre2l_fashion-mnist/relabel'
 relabel_seed = 0
-data_root = 'data/fashion-mnist-mini'  # real held-out images for validation
-max_epochs = 200
+data_root = 'data/fashion-mnist-full'  # real held-out images for validation
+max_epochs = 600
 
 model = dict(head=dict(loss=dict(_delete_=True, type='SoftLabelKLLoss',
                                  temperature=20.)))
