@@ -3,9 +3,9 @@ import json
 import os.path as osp
 
 import pytest
-import torch
 
-from tests.helpers.tools import PYTHON, REPO, run_tool
+from tests.helpers.tools import (PYTHON, REPO, assert_ok, assert_same_weights,
+                                 run_tool)
 
 CONFIGS = osp.join(REPO, 'tests', 'configs')
 
@@ -19,17 +19,6 @@ def train(config, work_dir, data_root, *extra):
 def seen(work_dir):
     with open(osp.join(work_dir, 'seen_sizes.json')) as f:
         return json.load(f)
-
-
-def assert_ok(result):
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
-
-
-def assert_same_weights(a, b):
-    wa = torch.load(a, weights_only=True)['state_dict']
-    wb = torch.load(b, weights_only=True)['state_dict']
-    for key in wa:
-        torch.testing.assert_close(wb[key], wa[key], rtol=0, atol=0, msg=key)
 
 
 def test_palindrome_sizes_reach_the_model_and_survive_kill_resume(

@@ -4,11 +4,11 @@ import math
 import os.path as osp
 
 import pytest
-import torch
 
 from mmeff.engine.config import ConfigError, load_config
 from mmeff.engine.runners import resolve_dailymae
-from tests.helpers.tools import PYTHON, REPO, run_tool
+from tests.helpers.tools import (PYTHON, REPO, assert_ok, assert_same_weights,
+                                 run_tool)
 
 TINY = 'configs/dailymae/dailymae_vit-tiny-p4_fashion-mnist.py'
 VIT_B = 'configs/dailymae/dailymae_vit-b-p16_8xb512-800e_in1k.py'
@@ -183,17 +183,12 @@ def _seen(work_dir):
         return json.load(f)
 
 
-def _ok(result):
-    assert result.returncode == 0, \
-        result.stdout[-2000:] + result.stderr[-3000:]
-
-
 def test_composed_config_trains_and_resumes_mid_curriculum(fmnist_beton,
                                                            tmp_path):
     """ESSL + EMAE + palindrome: killed in the second 24-px epoch, resumed."""
     full, crashed = tmp_path / 'full', tmp_path / 'crashed'
     result = _train(TEST_CFG, full, fmnist_beton)
-    _ok(result)
+    assert_ok(result)
     log = result.stdout + result.stderr
     assert "DailyMAE: essl=True, algorithm='emae', curriculum='palindrome'" \
         in log
@@ -208,7 +203,7 @@ def test_composed_config_trains_and_resumes_mid_curriculum(fmnist_beton,
     assert killed.returncode == -9
     assert osp.isfile(crashed / 'epoch_3.pth')
     resumed = _train(TEST_CFG, crashed, fmnist_beton, '--resume')
-    _ok(resumed)
+    assert_ok(resumed)
     log = resumed.stdout + resumed.stderr
     assert 'resumed epoch: 3' in log and 'Epoch(train) [4][1/2]' in log
     after = _seen(crashed)
@@ -222,11 +217,7 @@ def test_composed_config_trains_and_resumes_mid_curriculum(fmnist_beton,
         assert after[f'lr_{epoch}'] == pytest.approx(sizes[f'lr_{epoch}'])
     # Order, crop boxes (keyed by seed, epoch, sample) and EMAE's masks
     # (EpochSeedHook) replay: the weights equal the uninterrupted run's.
-    expected = torch.load(full / 'epoch_5.pth', weights_only=True)
-    got = torch.load(crashed / 'epoch_5.pth', weights_only=True)
-    for key, value in expected['state_dict'].items():
-        torch.testing.assert_close(got['state_dict'][key], value, rtol=0,
-                                   atol=0, msg=key)
+    assert_same_weights(full / 'epoch_5.pth', crashed / 'epoch_5.pth')
 
 
 def test_stock_mae_efficienttrain_variant_trains(tiny_image_folder, tmp_path):
@@ -259,7 +250,7 @@ def test_dist_train_two_processes(fmnist_beton, tmp_path):
          f'dailymae_components.loader.essl.train_dataloader.path={fmnist_beton}',
          'train_cfg.max_epochs=1'],
         env={'PORT': '29531', **ONE_THREAD})
-    _ok(result)
+    assert_ok(result)
     log = result.stdout + result.stderr
     assert 'Distributed launcher: pytorch' in log and 'DailyMAE' in log
     # 40 images over 2 ranks: 20 per rank, one batch of 16 each.

@@ -16,3 +16,22 @@ def run_tool(args, cwd=REPO, timeout=600, env=None):
     full_env.update(env or {})
     return subprocess.run(args, cwd=cwd, env=full_env, capture_output=True,
                           text=True, timeout=timeout)
+
+
+def assert_ok(result):
+    """A finished ``run_tool`` result exited 0; its output tails if not."""
+    assert result.returncode == 0, \
+        result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def assert_same_weights(expected_ckpt, got_ckpt):
+    """Two checkpoints hold the same keys and bit-identical tensors."""
+    import torch
+    expected = torch.load(expected_ckpt, map_location='cpu',
+                          weights_only=True)['state_dict']
+    got = torch.load(got_ckpt, map_location='cpu',
+                     weights_only=True)['state_dict']
+    assert expected.keys() == got.keys()
+    for key in expected:
+        torch.testing.assert_close(got[key], expected[key], rtol=0, atol=0,
+                                   msg=key)

@@ -4,7 +4,8 @@ import os.path as osp
 import pytest
 import torch
 
-from tests.helpers.tools import PYTHON, REPO, run_tool
+from tests.helpers.tools import (PYTHON, REPO, assert_ok, assert_same_weights,
+                                 run_tool)
 
 USER_CONFIG = osp.join(REPO, 'tests/configs/mae_tiny_user.py')
 CRASHING_CONFIG = osp.join(REPO, 'tests/configs/mae_tiny_user_crash.py')
@@ -16,14 +17,6 @@ def train(config, work_dir, data_root, *extra, options=()):
         PYTHON, 'tools/train.py', config, '--work-dir', str(work_dir), *extra,
         '--cfg-options', f'train_dataloader.dataset.data_root={data_root}',
         *options])
-
-
-def weights(path):
-    return torch.load(path, map_location='cpu', weights_only=True)['state_dict']
-
-
-def assert_ok(result):
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
 def test_user_config_with_custom_imports_trains(tiny_image_folder, tmp_path):
@@ -57,11 +50,7 @@ def test_resume_after_kill_matches_uninterrupted_run(tiny_image_folder, tmp_path
     resumed = train(USER_CONFIG, crashed, tiny_image_folder, '--resume')
     assert_ok(resumed)
     assert 'resumed epoch: 2' in resumed.stdout + resumed.stderr
-    expected, got = weights(full / 'epoch_4.pth'), weights(crashed / 'epoch_4.pth')
-    assert expected.keys() == got.keys()
-    for key in expected:
-        torch.testing.assert_close(got[key], expected[key], rtol=0, atol=0,
-                                   msg=key)
+    assert_same_weights(full / 'epoch_4.pth', crashed / 'epoch_4.pth')
 
 
 def test_resume_from_explicit_checkpoint_and_test_tool(tiny_image_folder, tmp_path):

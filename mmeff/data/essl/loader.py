@@ -138,9 +138,7 @@ class ESSLLoader:
                  rank=None, world_size=None, os_cache=True, batches_ahead=2):
         from mmengine.dist import get_dist_info
 
-        from ._ffcv import import_ffcv
-        import_ffcv()
-        from .decoders import build_decoder
+        from .decoders import build_decoder  # imports FFCV via import_ffcv
         from .transforms import build_batch_transforms
         self.path = path
         self.dataset = ESSLDatasetInfo(path, read_sidecar(path))

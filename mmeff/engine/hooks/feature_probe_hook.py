@@ -16,7 +16,8 @@ class FeatureProbeHook(Hook):
 
     Every ``interval_seconds`` of training wall time (probing excluded), or
     every ``interval_iters`` iterations, the model's features
-    (``extract_feat``, patch tokens mean-pooled) of ``val_dataloader`` are classified by a weighted kNN (k=20, T=0.07, as in
+    (``extract_feat``, patch tokens mean-pooled) of ``val_dataloader`` are
+    classified by a weighted kNN (k=20, T=0.07, as in
     Wu et al. 2018 / DINO) fitted on ``train_dataloader``. Each point is
     logged to the message hub as ``probe/knn_top1`` and appended to
     ``<work_dir>/<out_file>`` with the training seconds, iterations and images
