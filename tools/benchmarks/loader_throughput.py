@@ -1,27 +1,41 @@
 """Loader throughput: MMPretrain vs torchvision vs stock FFCV vs mmeff ESSL.
 
 One run, the same images, the same worker count and batch size, outputs 224,
-160 and 112 (RandomResizedCrop, area fraction ``--crop-ratio-range``):
+160 and 112 (RandomResizedCrop, area fraction ``--crop-ratio-range``), for
+each interpolation in ``--interpolations``:
 
-  (a) mmpretrain: CustomDataset + LoadImageFromFile + RandomResizedCrop +
-      PackInputs in a torch DataLoader (default_collate);
+  (a) mmpretrain: CustomDataset + LoadImageFromFile + RandomResizedCrop (cv2
+      backend) + PackInputs in a torch DataLoader (default_collate);
+  (a') mmpretrain_mae (bicubic only): the upstream MAE config's pipeline,
+      RandomResizedCrop with the pillow backend, bicubic;
   (b) torchvision: ImageFolder + RandomResizedCrop + PILToTensor in a torch
-      DataLoader;
-  (c) ffcv: stock ``RandomResizedCropRGBImageDecoder`` on the ESSL file;
-  (d) mmeff: ``ESSLLoader`` with the crop decoder (MMPretrain batches);
-  (d_raw) the mmeff decoder in a bare FFCV Loader, the like-for-like
-      comparison with (c).
+      DataLoader (bilinear only);
+  (c) ffcv: stock ``RandomResizedCropRGBImageDecoder`` on the ESSL file
+      (bilinear only: its resize is fixed);
+  (d) mmeff: ``ESSLLoader`` with the crop decoder (MMPretrain batches), on
+      JPEGs without restart markers, and mmeff_rst on the same images stored
+      with a restart marker every ``--restart-interval`` MCUs;
+  (e) mmeff_in_ffcv: the mmeff decoder in a bare FFCV Loader (no MMPretrain
+      batches), the like-for-like comparison with (c);
+  (f) limit / limit_rst: the decode-only limit -- the same crop boxes (same
+      seed, epoch, order) decoded by the same compiled decoder on the same
+      number of threads, batch by batch, with nothing around it.
 
-Each (method, size) runs in its own process: one warm-up epoch (worker start,
-JIT compilation) then `--timed-epochs` timed ones (median images/s). Peak memory is the largest sum of PSS
-(proportional set size, so pages shared between DataLoader workers count
-once) over the process tree, sampled every 0.1 s.
+Each (method, size, interpolation) runs in its own process: one warm-up
+epoch (worker start, JIT compilation) then ``--timed-epochs`` timed ones
+(median images/s). Peak memory is the largest sum of PSS (proportional set
+size, so pages shared between DataLoader workers count once) over the
+process tree, sampled every 0.1 s. For the mmeff methods and the limits one
+more epoch is profiled: the decoder's stages (splice of restart intervals,
+entropy decode + IDCT + colour, resize, CHW layout) in core-ms per image and
+the consumer side of ``ESSLLoader`` (waiting, copy, data samples, batch
+transforms) in wall ms per image.
 
 Test images: ``--num-images`` JPEGs (quality 90) of 500x375 or 375x500, cut
 at random positions and scales from the real photographs shipped in
 scikit-image (``skimage.data``) -- no download needed. Prints JSON, with
 the single-thread cost of a full and of a 1/8-scale JPEG decode per image as
-a reference: the second is about the entropy-decoding floor of any decoder.
+a reference, and the file sizes with and without restart markers.
 
     python tools/benchmarks/loader_throughput.py --num-images 2000 --workers 2
 """
@@ -39,7 +53,18 @@ import numpy as np
 SOURCES = ('astronaut', 'coffee', 'chelsea', 'rocket', 'hubble_deep_field',
            'immunohistochemistry', 'retina', 'camera', 'grass', 'gravel',
            'brick', 'moon')
-METHODS = ('mmpretrain', 'torchvision', 'ffcv', 'mmeff', 'mmeff_raw')
+METHODS = ('mmpretrain', 'mmpretrain_mae', 'torchvision', 'ffcv', 'mmeff',
+           'mmeff_rst', 'mmeff_in_ffcv', 'limit', 'limit_rst')
+# Methods whose resize is fixed or that stand for one published pipeline.
+BILINEAR_ONLY = ('torchvision', 'ffcv', 'mmeff_in_ffcv')
+BICUBIC_ONLY = ('mmpretrain_mae', )
+# (numerator, denominator) pairs reported per size and interpolation.
+RATIOS = (('mmeff', 'mmpretrain'), ('mmeff_rst', 'mmpretrain'),
+          ('mmeff_rst', 'mmpretrain_mae'), ('mmeff', 'mmpretrain_mae'),
+          ('mmeff', 'ffcv'), ('mmeff_in_ffcv', 'ffcv'),
+          ('mmeff', 'torchvision'), ('ffcv', 'mmpretrain'),
+          ('mmeff', 'limit'), ('mmeff_rst', 'limit_rst'),
+          ('limit_rst', 'limit'), ('mmeff_rst', 'mmeff'))
 
 
 def make_images(root, num_images, seed=0, quality=90):
@@ -127,39 +152,35 @@ def _torch_loader(dataset, args, collate):
                       drop_last=False, collate_fn=collate)
 
 
-def build(method, size, args):
-    """An iterable of batches and a function counting images per batch."""
-    lo, hi = args.crop_ratio_range
-    if method == 'mmpretrain':
-        from mmengine.dataset import default_collate
-        from mmpretrain.datasets import CustomDataset
-        from mmpretrain.utils import register_all_modules
-        register_all_modules()
-        pipeline = [dict(type='LoadImageFromFile'),
-                    dict(type='RandomResizedCrop', scale=size,
-                         crop_ratio_range=(lo, hi)),
-                    dict(type='PackInputs')]
-        ds = CustomDataset(data_root=args.image_dir, pipeline=pipeline)
-        return _torch_loader(ds, args, default_collate), \
-            lambda b: len(b['inputs'])
-    if method == 'torchvision':
-        import torchvision.transforms as T
-        from torchvision.datasets import ImageFolder
-        tf = T.Compose([T.RandomResizedCrop(size, scale=(lo, hi)),
-                        T.PILToTensor()])
-        ds = ImageFolder(args.image_dir, transform=tf)
-        return _torch_loader(ds, args, None), lambda b: len(b[0])
-    if method == 'mmeff':
-        from mmeff.data.essl import ESSLLoader
-        loader = ESSLLoader(args.beton, args.batch_size, dict(
-            type='RandomResizedCrop', scale=size, crop_ratio_range=(lo, hi)),
-            num_workers=args.workers, shuffle=True, drop_last=False)
-        return loader, lambda b: len(b['inputs'])
+def _mmpretrain(size, interp, backend, args):
+    from mmengine.dataset import default_collate
+    from mmpretrain.datasets import CustomDataset
+    from mmpretrain.utils import register_all_modules
+    register_all_modules()
+    pipeline = [dict(type='LoadImageFromFile'),
+                dict(type='RandomResizedCrop', scale=size,
+                     crop_ratio_range=tuple(args.crop_ratio_range),
+                     backend=backend, interpolation=interp),
+                dict(type='PackInputs')]
+    ds = CustomDataset(data_root=args.image_dir, pipeline=pipeline)
+    return _torch_loader(ds, args, default_collate)
+
+
+def _essl_loader(beton, size, interp, args):
+    from mmeff.data.essl import ESSLLoader
+    return ESSLLoader(beton, args.batch_size, dict(
+        type='RandomResizedCrop', scale=size, interpolation=interp,
+        crop_ratio_range=tuple(args.crop_ratio_range)),
+        num_workers=args.workers, shuffle=True, drop_last=False)
+
+
+def _bare_ffcv(method, size, args):
     from ffcv.fields import RGBImageField
     from ffcv.fields.basics import IntDecoder
     from ffcv.loader import Loader, OrderOption
 
     import mmeff.data.essl.field  # noqa: F401  makes the file readable
+    lo, hi = args.crop_ratio_range
     if method == 'ffcv':
         from ffcv.fields.rgb_image import RandomResizedCropRGBImageDecoder
         decoder = RandomResizedCropRGBImageDecoder((size, size),
@@ -171,11 +192,116 @@ def build(method, size, args):
         from mmeff.data.essl.decoders import RandomResizedCropDecoder
         decoder = RandomResizedCropDecoder(size, crop_ratio_range=(lo, hi))
         custom = {}
-    loader = Loader(args.beton, batch_size=args.batch_size,
-                    num_workers=args.workers, order=OrderOption.RANDOM,
-                    seed=0, os_cache=True, custom_fields=custom,
-                    pipelines=dict(image=[decoder], label=[IntDecoder()]))
-    return loader, lambda b: len(b[0])
+    return Loader(args.beton, batch_size=args.batch_size,
+                  num_workers=args.workers, order=OrderOption.RANDOM,
+                  seed=0, os_cache=True, custom_fields=custom,
+                  pipelines=dict(image=[decoder], label=[IntDecoder()]))
+
+
+def build(method, size, interp, args):
+    """An iterable of batches and a function counting images per batch."""
+    if method in ('mmpretrain', 'mmpretrain_mae'):
+        backend = 'pillow' if method == 'mmpretrain_mae' else 'cv2'
+        return _mmpretrain(size, interp, backend, args), \
+            lambda b: len(b['inputs'])
+    if method == 'torchvision':
+        import torchvision.transforms as T
+        from torchvision.datasets import ImageFolder
+        tf = T.Compose([T.RandomResizedCrop(
+            size, scale=tuple(args.crop_ratio_range)), T.PILToTensor()])
+        ds = ImageFolder(args.image_dir, transform=tf)
+        return _torch_loader(ds, args, None), lambda b: len(b[0])
+    beton = args.beton_rst if method.endswith('_rst') else args.beton
+    if method in ('mmeff', 'mmeff_rst'):
+        return _essl_loader(beton, size, interp, args), \
+            lambda b: len(b['inputs'])
+    if method in ('limit', 'limit_rst'):
+        return DecodeLimit(_essl_loader(beton, size, interp, args)), int
+    return _bare_ffcv(method, size, args), lambda b: len(b[0])
+
+
+class DecodeLimit:
+    """The decode-only limit of an :class:`ESSLLoader`.
+
+    Each iteration is one epoch of the loader's own sample order and crop
+    boxes (same seed and epoch), decoded batch by batch by the same compiled
+    decoder on as many threads as the loader has workers, into one reused
+    batch buffer: no FFCV machinery, no copy, no data samples. Yields each
+    epoch's sample count.
+    """
+
+    def __init__(self, loader):
+        import numba
+
+        from mmeff.data.essl.reader import ESSLRecords
+        records = ESSLRecords(loader.path)
+        self.loader = loader
+        self.file = np.memmap(loader.path, np.uint8, mode='r')
+        meta = records.images
+        self.ptrs = meta['data_ptr'].astype(np.int64)
+        self.sizes = np.array([records._sizes[int(p)] for p in self.ptrs],
+                              np.int64)
+        self.modes = meta['mode'].astype(np.int32)
+        self.heights = meta['height'].astype(np.int32)
+        self.widths = meta['width'].astype(np.int32)
+        out_h, out_w = loader.output_size
+        batch = loader.batch_size
+        self.out = np.zeros((batch, 3, out_h, out_w), np.uint8)
+        self.scratch = np.zeros(
+            (batch, int((self.heights.astype(np.int64) *
+                         self.widths).max()) * 3), np.uint8)
+        self.status = np.zeros(batch, np.int32)
+        numba.set_num_threads(loader.num_workers)
+        self.kernel = _limit_kernel()
+
+    def __iter__(self):
+        loader, dec = self.loader, self.loader.decoder
+        from mmeff.data.essl._lib import INTERPOLATION
+        epoch = loader.epoch
+        loader.epoch += 1
+        order = loader.order.sample_order(epoch)[:len(loader) *
+                                                 loader.batch_size]
+        a0, a1, a2, a3, a4 = dec.box_args()
+        self.kernel(self.file.ctypes.data, self.ptrs, self.sizes, self.modes,
+                    self.heights, self.widths, order, loader.batch_size,
+                    np.uint64(loader.seed), np.uint64(epoch), a0, a1, a2, a3,
+                    np.int64(a4), self.out, self.scratch, self.status,
+                    np.int32(INTERPOLATION[dec.interpolation]))
+        yield len(order)
+
+
+_KERNEL = []
+
+
+def _limit_kernel():
+    if _KERNEL:
+        return _KERNEL[0]
+    import numba
+
+    from mmeff.data.essl._lib import essl_decode_crop
+    from mmeff.data.essl.decoders import random_resized_crop_box, sample_key
+    box = numba.njit(nogil=True)(random_resized_crop_box)
+
+    @numba.njit(parallel=True, nogil=True)
+    def kernel(base, ptrs, sizes, modes, heights, widths, order, batch, seed,
+               epoch, a0, a1, a2, a3, a4, out, scratch, status, interp):
+        out_h, out_w = out.shape[2], out.shape[3]
+        for start in range(0, len(order), batch):
+            m = min(batch, len(order) - start)
+            for j in numba.prange(m):
+                s = order[start + j]
+                top, left, h, w = box(heights[s], widths[s], a0, a1, a2, a3,
+                                      a4, sample_key(seed, epoch, s))
+                status[j] = essl_decode_crop(
+                    base + ptrs[s], sizes[s], modes[s], heights[s],
+                    widths[s], top, left, h, w, scratch[j].ctypes.data,
+                    scratch.shape[1], out[j].ctypes.data, out_h, out_w,
+                    interp, 1, 0, 1)
+            if (status[:m] != 0).any():
+                raise RuntimeError('decode failed')
+
+    _KERNEL.append(kernel)
+    return kernel
 
 
 def decode_floor(image_dir, limit=1000, repeats=3):
@@ -206,9 +332,29 @@ def decode_floor(image_dir, limit=1000, repeats=3):
     return floor
 
 
-def run_one(method, size, args):
+def _profile_epoch(loader, count):
+    """Per-stage ms per image over one more epoch of an mmeff method."""
+    from mmeff.data.essl._lib import DecoderProfile
+    essl = getattr(loader, 'loader', loader)
+    before = dict(essl.stage_seconds)
+    n, t0 = 0, time.perf_counter()
+    with DecoderProfile() as prof:
+        for batch in loader:
+            n += count(batch)
+    wall = time.perf_counter() - t0
+    stages = {f'decoder_{k}': v / 1e6 / max(prof.images, 1)
+              for k, v in prof.stage_ns.items()}
+    if loader is essl:
+        stages.update({f'consumer_{k}': (v - before[k]) * 1e3 / n
+                       for k, v in essl.stage_seconds.items()})
+    stages['wall_per_image'] = wall * 1e3 / n
+    stages['core_ms_per_image'] = wall * 1e3 * essl.num_workers / n
+    return {k: round(v, 4) for k, v in stages.items()}
+
+
+def run_one(method, size, interp, args):
     with PeakMemory() as mem:
-        loader, count = build(method, size, args)
+        loader, count = build(method, size, interp, args)
         for _ in loader:  # warm-up: worker start-up, JIT compilation
             pass
         rates = []
@@ -217,15 +363,19 @@ def run_one(method, size, args):
             for batch in loader:
                 n += count(batch)
             rates.append(n / (time.perf_counter() - t0))
+        profile = None
+        if method.startswith(('mmeff', 'limit')) and \
+                method != 'mmeff_in_ffcv':
+            profile = _profile_epoch(loader, count)
     # An epoch of 2,000 images lasts about a second: the median of several
     # keeps one descheduled epoch from deciding the ratio.
-    return dict(method=method, size=size, images=n,
+    return dict(method=method, size=size, interpolation=interp, images=n,
                 images_per_s=float(np.median(rates)),
                 epoch_images_per_s=[round(r, 1) for r in rates],
-                peak_mem_mb=mem.peak / 2**20)
+                peak_mem_mb=mem.peak / 2**20, profile_ms=profile)
 
 
-def main():
+def _parse(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--num-images', type=int, default=2000)
     parser.add_argument('--workers', type=int, default=2)
@@ -235,66 +385,110 @@ def main():
                         'images/s is reported')
     parser.add_argument('--sizes', type=int, nargs='+',
                         default=[224, 160, 112])
+    parser.add_argument('--interpolations', nargs='+',
+                        default=['bilinear', 'bicubic'],
+                        choices=['bilinear', 'bicubic'])
     parser.add_argument('--methods', nargs='+', default=list(METHODS),
                         choices=METHODS)
     parser.add_argument('--crop-ratio-range', type=float, nargs=2,
                         default=[0.2, 1.0])
+    parser.add_argument('--restart-interval', type=int, default=4,
+                        help='MCUs per restart interval of the _rst file')
     parser.add_argument('--work-dir', default='work_dirs/loader_throughput')
     parser.add_argument('--jpeg-quality', type=int, default=90)
     parser.add_argument('--out', help='also write the JSON here')
-    # Internal: run one (method, size) in this process.
-    parser.add_argument('--one', nargs=2, metavar=('METHOD', 'SIZE'),
-                        help=argparse.SUPPRESS)
+    # Internal: run one (method, size, interpolation) in this process.
+    parser.add_argument('--one', nargs=3, help=argparse.SUPPRESS)
     parser.add_argument('--image-dir', help=argparse.SUPPRESS)
     parser.add_argument('--beton', help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.one:
-        print(json.dumps(run_one(args.one[0], int(args.one[1]), args)))
-        return
+    parser.add_argument('--beton-rst', help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
 
+
+def write_files(args):
+    """The images, the ESSL file without and with restart markers."""
     image_dir = osp.join(args.work_dir, f'images-{args.num_images}')
     make_images(image_dir, args.num_images, quality=args.jpeg_quality)
-    beton = osp.join(args.work_dir, f'essl-{args.num_images}.beton')
-    if not osp.isfile(beton + '.meta.json'):
-        from mmeff.data.essl import write_essl
-        write_essl(image_dir, beton, write_mode='jpg', max_resolution=500,
-                   jpeg_quality=args.jpeg_quality, num_workers=args.workers,
-                   progress=False)
-    results = []
+    from mmeff.data.essl import write_essl
+    files = {}
+    for interval in (0, args.restart_interval):
+        beton = osp.join(args.work_dir, f'essl-{args.num_images}'
+                         + (f'-rst{interval}' if interval else '') + '.beton')
+        if not osp.isfile(beton + '.meta.json'):
+            write_essl(image_dir, beton, write_mode='jpg', max_resolution=500,
+                       jpeg_quality=args.jpeg_quality, progress=False,
+                       num_workers=args.workers, restart_interval=interval)
+        files[interval] = beton
+    return image_dir, files[0], files[args.restart_interval]
+
+
+def record_bytes(path):
+    """Bytes of all image records (the file itself is padded to pages)."""
+    from mmeff.data.essl.reader import ESSLRecords
+    records = ESSLRecords(path)
+    return int(sum(records._sizes[int(p)] for p in records.images['data_ptr']))
+
+
+def _runs(args):
     for size in args.sizes:
-        for method in args.methods:
-            cmd = [sys.executable, __file__, '--one', method, str(size),
-                   '--image-dir', image_dir, '--beton', beton,
-                   '--workers', str(args.workers),
-                   '--batch-size', str(args.batch_size),
-                   '--timed-epochs', str(args.timed_epochs),
-                   '--crop-ratio-range', *map(str, args.crop_ratio_range)]
-            out = subprocess.run(cmd, capture_output=True, text=True)
-            if out.returncode != 0:
-                sys.exit(f'{method}@{size} failed:\n{out.stderr[-3000:]}')
-            res = json.loads(out.stdout.strip().splitlines()[-1])
-            print(f'{method:>12} @{size}: {res["images_per_s"]:8.1f} img/s, '
-                  f'peak {res["peak_mem_mb"]:7.1f} MB', file=sys.stderr)
-            results.append(res)
-    table = {f'{r["method"]}@{r["size"]}': dict(
-        images_per_s=round(r['images_per_s'], 1),
-        peak_mem_mb=round(r['peak_mem_mb'], 1)) for r in results}
+        for interp in args.interpolations:
+            for method in args.methods:
+                if (method in BILINEAR_ONLY and interp != 'bilinear') or \
+                        (method in BICUBIC_ONLY and interp != 'bicubic'):
+                    continue
+                yield method, size, interp
+
+
+def _ratios(table, args):
     ratios = {}
-    for size in args.sizes:
+    for _, size, interp in _runs(args):
         def ips(m):
-            return table.get(f'{m}@{size}', {}).get('images_per_s')
-        for num, den in (('mmeff', 'ffcv'), ('mmeff_raw', 'ffcv'),
-                         ('mmeff', 'mmpretrain'), ('mmeff', 'torchvision'),
-                         ('ffcv', 'mmpretrain')):
+            return table.get(f'{m}@{size}/{interp}', {}).get('images_per_s')
+        for num, den in RATIOS:
             if ips(num) and ips(den):
-                ratios[f'{num}/{den}@{size}'] = round(ips(num) / ips(den), 3)
+                ratios[f'{num}/{den}@{size}/{interp}'] = round(
+                    ips(num) / ips(den), 3)
+    return ratios
+
+
+def main():
+    args = _parse()
+    if args.one:
+        method, size, interp = args.one
+        print(json.dumps(run_one(method, int(size), interp, args)))
+        return
+    image_dir, beton, beton_rst = write_files(args)
+    table = {}
+    for method, size, interp in _runs(args):
+        cmd = [sys.executable, __file__, '--one', method, str(size), interp,
+               '--image-dir', image_dir, '--beton', beton,
+               '--beton-rst', beton_rst, '--workers', str(args.workers),
+               '--batch-size', str(args.batch_size),
+               '--timed-epochs', str(args.timed_epochs),
+               '--crop-ratio-range', *map(str, args.crop_ratio_range)]
+        out = subprocess.run(cmd, capture_output=True, text=True)
+        if out.returncode != 0:
+            sys.exit(f'{method}@{size}/{interp} failed:\n{out.stderr[-3000:]}')
+        res = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f'{method:>14} @{size}/{interp}: {res["images_per_s"]:8.1f} '
+              f'img/s, peak {res["peak_mem_mb"]:7.1f} MB', file=sys.stderr)
+        table[f'{method}@{size}/{interp}'] = dict(
+            images_per_s=round(res['images_per_s'], 1),
+            epoch_images_per_s=res['epoch_images_per_s'],
+            peak_mem_mb=round(res['peak_mem_mb'], 1),
+            **({'profile_ms': res['profile_ms']} if res['profile_ms'] else {}))
+    sizes = {k: record_bytes(v) for k, v in
+             (('plain', beton), ('restart_intervals', beton_rst))}
     report = dict(
         setup=dict(num_images=args.num_images, workers=args.workers,
                    batch_size=args.batch_size,
                    timed_epochs=args.timed_epochs,
                    crop_ratio_range=args.crop_ratio_range,
+                   restart_interval=args.restart_interval,
                    jpeg_quality=args.jpeg_quality, cpu_count=os.cpu_count()),
-        results=table, ratios=ratios,
+        results=table, ratios=_ratios(table, args),
+        record_bytes=dict(sizes, ratio=round(
+            sizes['restart_intervals'] / sizes['plain'], 4)),
         decode_ms_per_image_one_thread=decode_floor(image_dir))
     text = json.dumps(report, indent=1)
     print(text)

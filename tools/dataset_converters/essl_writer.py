@@ -38,6 +38,9 @@ def parse_args(argv=None):
                    help='processes (default: all CPUs)')
     p.add_argument('--chunk-size', type=int, default=100)
     p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--restart-interval', type=int, default=4,
+                   help='JPEG restart marker every N MCUs (0: none); crop '
+                   'decode then entropy-decodes only the crop\'s intervals')
     p.add_argument('--strict', action='store_true',
                    help='fail on the first unreadable file')
     p.add_argument('--no-progress', action='store_true')
@@ -59,7 +62,8 @@ def main(argv=None):
             compress_probability=args.compress_probability,
             smart_threshold=args.smart_threshold, num_workers=args.workers,
             chunk_size=args.chunk_size, strict=args.strict,
-            progress=not args.no_progress, seed=args.seed)
+            progress=not args.no_progress, seed=args.seed,
+            restart_interval=args.restart_interval)
     except (OSError, ValueError) as err:
         print(f'essl_writer: error: {err}', file=sys.stderr)
         return 2

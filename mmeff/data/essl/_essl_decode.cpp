@@ -8,6 +8,13 @@
 // When the crop is at least twice the output size the IDCT runs at 1/2, 1/4 or
 // 1/8 scale, so the remaining resize is always a reduction by less than 2x.
 //
+// A JPEG written with restart markers goes further: the restart intervals
+// that cover the crop are spliced into a small JPEG of their own (frame size
+// adjusted, markers renumbered), so rows above the crop and columns beside it
+// are not even entropy-decoded and the decoder's work follows the crop's
+// area. Streams without markers, or whose intervals do not tile the MCU rows,
+// take the path above.
+//
 // The functions are plain C symbols called through ctypes from numba-compiled
 // loader code; they run concurrently on the loader's threads, so all decoder
 // state is thread-local and OpenCV is kept single-threaded.
@@ -17,6 +24,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <cmath>
+#include <cstring>
+#include <atomic>
+#include <chrono>
 #include <vector>
 
 #include <jpeglib.h>
@@ -33,6 +43,37 @@ enum Status {
   kBadArgs = -1,
   kCorrupt = -2,
   kNoRoom = -3,
+};
+
+// Per-stage time spent in the decoder, summed over threads (nanoseconds),
+// collected only while profiling is switched on.
+enum Stage { kSplice = 0, kDecode = 1, kResize = 2, kLayout = 3, kStages = 4 };
+std::atomic<int> g_profile{0};
+std::atomic<uint64_t> g_stage_ns[kStages];
+std::atomic<uint64_t> g_profiled_images{0};
+
+class StageTimer {
+ public:
+  StageTimer() : on_(g_profile.load(std::memory_order_relaxed)) {
+    if (on_) last_ = now();
+  }
+  // Charges the time since the previous mark to `stage`.
+  void mark(Stage stage) {
+    if (!on_) return;
+    uint64_t t = now();
+    g_stage_ns[stage].fetch_add(t - last_, std::memory_order_relaxed);
+    last_ = t;
+  }
+  bool on() const { return on_; }
+
+ private:
+  static uint64_t now() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+  int on_;
+  uint64_t last_ = 0;
 };
 
 struct ErrorManager {
@@ -62,12 +103,290 @@ struct Decompressor {
 // One reusable decompressor per loader thread.
 thread_local Decompressor tls_decompressor;
 
+// Restart-interval splicing ----------------------------------------------
+
+// What a baseline, single-scan JPEG header says about its MCU grid.
+struct ScanLayout {
+  int width = 0, height = 0;
+  int mcu_w = 0, mcu_h = 0;      // MCU size in pixels
+  int mcus_x = 0, mcus_y = 0;    // MCU grid
+  int interval = 0;              // restart interval in MCUs (0: no markers)
+  uint64_t frame_size_pos = 0;   // offset of SOF's height (then width) field
+  uint64_t data_start = 0;       // first byte of the entropy-coded data
+};
+
+constexpr int kNotSpliced = 1;  // decode the record as it is
+
+inline int be16(const uint8_t* p) { return (p[0] << 8) | p[1]; }
+
+inline void put_be16(uint8_t* p, int v) {
+  p[0] = static_cast<uint8_t>(v >> 8);
+  p[1] = static_cast<uint8_t>(v);
+}
+
+// Reads the markers up to the first SOS. False for anything but a
+// Huffman-coded sequential JPEG whose one scan holds every component.
+bool parse_layout(const uint8_t* src, uint64_t n, ScanLayout* L) {
+  if (n < 4 || src[0] != 0xFF || src[1] != 0xD8) return false;
+  uint64_t pos = 2;
+  int components = 0, hmax = 1, vmax = 1;
+  while (pos + 4 <= n) {
+    if (src[pos] != 0xFF) return false;
+    int marker = src[pos + 1];
+    if (marker == 0xFF) { ++pos; continue; }  // fill byte
+    uint64_t len = be16(src + pos + 2);
+    if (len < 2 || pos + 2 + len > n) return false;
+    const uint8_t* seg = src + pos + 4;
+    if (marker == 0xC0 || marker == 0xC1) {
+      if (len < 8) return false;
+      L->frame_size_pos = pos + 5;
+      L->height = be16(seg + 1);
+      L->width = be16(seg + 3);
+      components = seg[5];
+      if (components < 1 || len < 8 + 3ULL * components) return false;
+      for (int c = 0; c < components; ++c) {
+        hmax = std::max(hmax, seg[7 + 3 * c] >> 4);
+        vmax = std::max(vmax, seg[7 + 3 * c] & 15);
+      }
+    } else if (marker >= 0xC2 && marker <= 0xCF && marker != 0xC4 &&
+               marker != 0xC8 && marker != 0xCC) {
+      return false;  // progressive, lossless or arithmetic-coded
+    } else if (marker == 0xDD) {
+      if (len < 4) return false;
+      L->interval = be16(seg);
+    } else if (marker == 0xDA) {
+      if (components == 0 || seg[0] != components) return false;
+      L->data_start = pos + 2 + len;
+      break;
+    }
+    pos += 2 + len;
+  }
+  if (L->data_start == 0 || L->width <= 0 || L->height <= 0) return false;
+  // A one-component scan is not interleaved: its MCU is one 8x8 block.
+  L->mcu_w = components == 1 ? 8 : 8 * hmax;
+  L->mcu_h = components == 1 ? 8 : 8 * vmax;
+  L->mcus_x = (L->width + L->mcu_w - 1) / L->mcu_w;
+  L->mcus_y = (L->height + L->mcu_h - 1) / L->mcu_h;
+  return true;
+}
+
+// Byte ranges [begin[i], end[i]) of restart intervals 0..last. Fails (the
+// record is damaged) when a marker is missing, out of sequence or unexpected.
+bool find_intervals(const uint8_t* src, uint64_t n, uint64_t start, int last,
+                    std::vector<uint64_t>* begin, std::vector<uint64_t>* end) {
+  begin->assign(1, start);
+  end->clear();
+  uint64_t p = start;
+  while (static_cast<int>(end->size()) <= last) {
+    const void* hit = p < n ? std::memchr(src + p, 0xFF, n - p) : nullptr;
+    if (hit == nullptr) return false;
+    uint64_t q = static_cast<const uint8_t*>(hit) - src;
+    if (q + 1 >= n) return false;
+    int b = src[q + 1];
+    if (b == 0x00 || b == 0xFF) {  // stuffed data byte, or a fill byte
+      p = q + 1 + (b == 0x00);
+      continue;
+    }
+    int index = static_cast<int>(end->size());
+    bool rst = b >= 0xD0 && b <= 0xD7;
+    if (rst && b - 0xD0 != (index & 7)) return false;
+    if (!rst && (b != 0xD9 || index != last)) return false;
+    end->push_back(q);
+    begin->push_back(q + 2);
+    p = q + 2;
+  }
+  return true;
+}
+
+// When `src` has restart intervals that tile its MCU rows, writes into `out`
+// a JPEG of only the intervals covering the box (cy, cx, ch, cw) and sets
+// (*oy, *ox), the spliced image's offset in the original. Returns kOk,
+// kNotSpliced (no markers, or nothing to gain) or kCorrupt.
+int splice_restart_intervals(const uint8_t* src, uint64_t n, int cy, int cx,
+                             int ch, int cw, std::vector<uint8_t>* out,
+                             int* oy, int* ox) {
+  ScanLayout L;
+  if (!parse_layout(src, n, &L) || L.interval <= 0) return kNotSpliced;
+  // An interval spans unit_w MCUs of one row, or unit_h whole rows.
+  int unit_w, unit_h;
+  if (L.mcus_x % L.interval == 0) {
+    unit_w = L.interval;
+    unit_h = 1;
+  } else if (L.interval % L.mcus_x == 0) {
+    unit_w = L.mcus_x;
+    unit_h = L.interval / L.mcus_x;
+  } else {
+    return kNotSpliced;
+  }
+  if (cx < 0 || cy < 0 || cw <= 0 || ch <= 0 || cx + cw > L.width ||
+      cy + ch > L.height)
+    return kNotSpliced;  // the decoder reports the bad box
+  const int px_w = unit_w * L.mcu_w, px_h = unit_h * L.mcu_h;
+  const int ux0 = cx / px_w, ux1 = (cx + cw + px_w - 1) / px_w;
+  const int uy0 = cy / px_h, uy1 = (cy + ch + px_h - 1) / px_h;
+  const int per_row = L.mcus_x / unit_w;
+  const int rows = (L.mcus_y + unit_h - 1) / unit_h;
+  if (ux0 == 0 && uy0 == 0 && ux1 == per_row && uy1 == rows)
+    return kNotSpliced;  // the crop needs every interval
+  thread_local std::vector<uint64_t> begin, end;
+  const int last = (uy1 - 1) * per_row + ux1 - 1;
+  const int total = per_row * rows;
+  if (!find_intervals(src, n, L.data_start, std::min(last, total - 1), &begin,
+                      &end))
+    return kCorrupt;
+  out->assign(src, src + L.data_start);
+  const int new_w = std::min(L.width, ux1 * px_w) - ux0 * px_w;
+  const int new_h = std::min(L.height, uy1 * px_h) - uy0 * px_h;
+  put_be16(out->data() + L.frame_size_pos, new_h);
+  put_be16(out->data() + L.frame_size_pos + 2, new_w);
+  int k = 0;
+  for (int uy = uy0; uy < uy1; ++uy) {
+    for (int ux = ux0; ux < ux1; ++ux, ++k) {
+      if (k > 0) {
+        out->push_back(0xFF);
+        out->push_back(static_cast<uint8_t>(0xD0 + ((k - 1) & 7)));
+      }
+      int i = uy * per_row + ux;
+      out->insert(out->end(), src + begin[i], src + end[i]);
+    }
+  }
+  out->push_back(0xFF);
+  out->push_back(0xD9);
+  *oy = uy0 * px_h;
+  *ox = ux0 * px_w;
+  return kOk;
+}
+
+// Bicubic resize ------------------------------------------------------------
+//
+// cv::resize's bicubic path for 8-bit images runs its horizontal pass one
+// sample at a time and costs more than decoding the crop. This one is
+// separable too, with the same kernel (A = -0.75), the same pixel-centre
+// mapping and the same edge replication, but vertical first (a reduction
+// shrinks the rows before the horizontal pass) and with fixed 4-tap loops
+// that the compiler vectorises; weights are Q14 instead of OpenCV's Q11.
+
+constexpr int kWeightBits = 14;
+
+// Per output: 4 source indices clamped to [first, last] and Q14 weights.
+struct CubicTaps {
+  std::vector<int> index;
+  std::vector<int16_t> weight;
+  int lo = 0, hi = 0;
+};
+
+double cubic(double x) {
+  const double a = -0.75;
+  x = std::fabs(x);
+  if (x <= 1) return ((a + 2) * x - (a + 3)) * x * x + 1;
+  if (x < 2) return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a;
+  return 0;
+}
+
+void cubic_taps(double start, double length, int first, int last, int n,
+                CubicTaps* t) {
+  t->index.resize(4 * static_cast<size_t>(n));
+  t->weight.resize(4 * static_cast<size_t>(n));
+  t->lo = last;
+  t->hi = first;
+  const double scale = length / n;
+  for (int i = 0; i < n; ++i) {
+    double centre = start + (i + 0.5) * scale - 0.5;
+    int base = static_cast<int>(std::floor(centre));
+    double f = centre - base;
+    const double w[4] = {cubic(1 + f), cubic(f), cubic(1 - f), cubic(2 - f)};
+    int sum = 0;
+    for (int j = 0; j < 4; ++j) {
+      int q = static_cast<int>(std::lround(w[j] * (1 << kWeightBits)));
+      t->weight[4 * i + j] = static_cast<int16_t>(q);
+      sum += q;
+      int idx = std::min(last, std::max(first, base - 1 + j));
+      t->index[4 * i + j] = idx;
+      t->lo = std::min(t->lo, idx);
+      t->hi = std::max(t->hi, idx);
+    }
+    t->weight[4 * i + 1 + (f >= 0.5)] += (1 << kWeightBits) - sum;
+  }
+}
+
+inline uint8_t round_q20(int v) {
+  v = (v + (1 << 19)) >> 20;
+  return static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v));
+}
+
+// Box (x0, y0, bw, bh) of an RGB image resized to out_h x out_w; source
+// pixels outside [x_first, x_last] x [y_first, y_last] are replicated edges.
+// Both passes combine whole rows: the vertical one on the source rows, the
+// horizontal one on the columns of the transposed intermediate, so no pass
+// gathers single samples.
+void resize_cubic_rgb(const cv::Mat& src, double x0, double y0, double bw,
+                      double bh, int x_first, int x_last, int y_first,
+                      int y_last, uint8_t* dst, int out_h, int out_w) {
+  thread_local CubicTaps tx, ty;
+  thread_local std::vector<int16_t> rows, cols;
+  thread_local std::vector<uint8_t> done;
+  cubic_taps(x0, bw, x_first, x_last, out_w, &tx);
+  cubic_taps(y0, bh, y_first, y_last, out_h, &ty);
+  const int span = tx.hi - tx.lo + 1, line = 3 * out_h;
+  rows.resize(static_cast<size_t>(3) * span);
+  cols.resize(static_cast<size_t>(span) * line);
+  done.resize(static_cast<size_t>(out_w) * line);
+  int16_t* tmp = rows.data();
+  for (int y = 0; y < out_h; ++y) {
+    const int* iy = &ty.index[4 * y];
+    const int16_t* wy = &ty.weight[4 * y];
+    const uint8_t* r0 = src.ptr<uint8_t>(iy[0]) + 3 * tx.lo;
+    const uint8_t* r1 = src.ptr<uint8_t>(iy[1]) + 3 * tx.lo;
+    const uint8_t* r2 = src.ptr<uint8_t>(iy[2]) + 3 * tx.lo;
+    const uint8_t* r3 = src.ptr<uint8_t>(iy[3]) + 3 * tx.lo;
+    const int w0 = wy[0], w1 = wy[1], w2 = wy[2], w3 = wy[3];
+    for (int i = 0; i < 3 * span; ++i)  // Q14 x 8 bit -> Q6
+      tmp[i] = static_cast<int16_t>(
+          (w0 * r0[i] + w1 * r1[i] + w2 * r2[i] + w3 * r3[i] + 128) >> 8);
+    // Column x of the source becomes row x of `cols`.
+    for (int x = 0; x < span; ++x) {
+      int16_t* c = &cols[static_cast<size_t>(x) * line + 3 * y];
+      c[0] = tmp[3 * x], c[1] = tmp[3 * x + 1], c[2] = tmp[3 * x + 2];
+    }
+  }
+  for (int x = 0; x < out_w; ++x) {
+    const int* ix = &tx.index[4 * x];
+    const int16_t* wx = &tx.weight[4 * x];
+    const int16_t* c0 = &cols[static_cast<size_t>(ix[0] - tx.lo) * line];
+    const int16_t* c1 = &cols[static_cast<size_t>(ix[1] - tx.lo) * line];
+    const int16_t* c2 = &cols[static_cast<size_t>(ix[2] - tx.lo) * line];
+    const int16_t* c3 = &cols[static_cast<size_t>(ix[3] - tx.lo) * line];
+    const int w0 = wx[0], w1 = wx[1], w2 = wx[2], w3 = wx[3];
+    uint8_t* o = &done[static_cast<size_t>(x) * line];
+    for (int i = 0; i < line; ++i)  // Q14 x Q6 -> Q20
+      o[i] = round_q20(w0 * c0[i] + w1 * c1[i] + w2 * c2[i] + w3 * c3[i]);
+  }
+  for (int y = 0; y < out_h; ++y) {
+    uint8_t* out = dst + static_cast<size_t>(y) * out_w * 3;
+    for (int x = 0; x < out_w; ++x) {
+      const uint8_t* d = &done[static_cast<size_t>(x) * line + 3 * y];
+      out[3 * x] = d[0], out[3 * x + 1] = d[1], out[3 * x + 2] = d[2];
+    }
+  }
+}
+
 void resize_box(const cv::Mat& src, double x0, double y0, double bw,
                 double bh, uint8_t* dst, int out_h, int out_w, int interp) {
   cv::Mat out(out_h, out_w, CV_8UC3, dst);
   double ix0 = std::floor(x0), iy0 = std::floor(y0);
   bool integral = ix0 == x0 && iy0 == y0 && std::floor(bw) == bw &&
                   std::floor(bh) == bh;
+  if (interp == cv::INTER_CUBIC) {
+    // An integral box is resized as an image of its own (cv::resize of the
+    // crop); a fractional one reads its neighbours within the region.
+    int x_first = integral ? static_cast<int>(x0) : 0;
+    int y_first = integral ? static_cast<int>(y0) : 0;
+    int x_last = integral ? static_cast<int>(x0 + bw) - 1 : src.cols - 1;
+    int y_last = integral ? static_cast<int>(y0 + bh) - 1 : src.rows - 1;
+    resize_cubic_rgb(src, x0, y0, bw, bh, x_first, x_last, y_first, y_last,
+                     dst, out_h, out_w);
+    return;
+  }
   if (integral) {
     // The same call a full decode followed by cv2.resize of the box makes.
     cv::Rect r(static_cast<int>(x0), static_cast<int>(y0),
@@ -85,16 +404,55 @@ void resize_box(const cv::Mat& src, double x0, double y0, double bw,
                  cv::BORDER_REPLICATE);
 }
 
+// Where a path that makes HWC pixels puts them: dst itself, or (for CHW
+// output) a staging buffer that finish_layout splits into dst's planes.
+uint8_t* hwc_target(uint8_t* dst, int out_h, int out_w, int channels_first) {
+  thread_local std::vector<uint8_t> staging;
+  if (!channels_first) return dst;
+  staging.resize(static_cast<size_t>(out_h) * out_w * 3);
+  return staging.data();
+}
+
+void finish_layout(uint8_t* hwc, uint8_t* dst, int out_h, int out_w,
+                   int channels_first, StageTimer* timer) {
+  if (!channels_first) return;
+  // Split on the loader thread: a uint8 NHWC->NCHW transpose of the batch
+  // in torch costs more than the decode of small outputs.
+  cv::Mat image(out_h, out_w, CV_8UC3, hwc);
+  const size_t plane = static_cast<size_t>(out_h) * out_w;
+  cv::Mat planes[3] = {cv::Mat(out_h, out_w, CV_8U, dst),
+                       cv::Mat(out_h, out_w, CV_8U, dst + plane),
+                       cv::Mat(out_h, out_w, CV_8U, dst + 2 * plane)};
+  cv::split(image, planes);
+  timer->mark(kLayout);
+}
+
 int decode_jpeg_crop(const uint8_t* src, uint64_t src_size, int cy, int cx,
                      int ch, int cw, uint8_t* tmp, uint64_t tmp_size,
                      uint8_t* dst, int out_h, int out_w, int interp,
-                     int dct_scaling, int* used_scale) {
+                     int dct_scaling, int* used_scale, int channels_first,
+                     StageTimer* timer) {
+  thread_local std::vector<uint8_t> spliced;
+  int oy = 0, ox = 0;
+  int split = splice_restart_intervals(src, src_size, cy, cx, ch, cw,
+                                       &spliced, &oy, &ox);
+  if (split == kCorrupt) return kCorrupt;
+  if (split == kOk) {
+    src = spliced.data();
+    src_size = spliced.size();
+    cy -= oy;
+    cx -= ox;
+  }
+  timer->mark(kSplice);
   Decompressor& d = tls_decompressor;
   jpeg_decompress_struct& cinfo = d.cinfo;
   if (setjmp(d.err.jump)) {
     jpeg_abort_decompress(&cinfo);
     return kCorrupt;
   }
+  // libjpeg only warns on damaged entropy data and fills in zeros; a record
+  // that draws a warning is reported as corrupt rather than used.
+  d.err.pub.num_warnings = 0;
   jpeg_mem_src(&cinfo, src, static_cast<unsigned long>(src_size));
   jpeg_read_header(&cinfo, TRUE);
   if (cx < 0 || cy < 0 || cw <= 0 || ch <= 0 ||
@@ -123,6 +481,7 @@ int decode_jpeg_crop(const uint8_t* src, uint64_t src_size, int cy, int cx,
   // Box in decoded coordinates, plus one pixel of context for interpolation
   // when it is fractional.
   double fx0 = cx * s, fy0 = cy * s, fw = cw * s, fh = ch * s;
+  if (used_scale) *used_scale = num;
   int pad = num == 8 ? 0 : 1;
   int ix0 = std::max(0, static_cast<int>(std::floor(fx0)) - pad);
   int iy0 = std::max(0, static_cast<int>(std::floor(fy0)) - pad);
@@ -149,10 +508,55 @@ int decode_jpeg_crop(const uint8_t* src, uint64_t src_size, int cy, int cx,
   }
   // Rows below the crop are never read.
   jpeg_abort_decompress(&cinfo);
+  if (d.err.pub.num_warnings > 0) return kCorrupt;
+  timer->mark(kDecode);
   cv::Mat region(rows, cinfo.output_width, CV_8UC3, tmp, stride);
-  resize_box(region, fx0 - xoff, fy0 - iy0, fw, fh, dst, out_h, out_w, interp);
-  if (used_scale) *used_scale = num;
+  uint8_t* out = hwc_target(dst, out_h, out_w, channels_first);
+  resize_box(region, fx0 - xoff, fy0 - iy0, fw, fh, out, out_h, out_w, interp);
+  timer->mark(kResize);
+  finish_layout(out, dst, out_h, out_w, channels_first, timer);
   return kOk;
+}
+
+// One record into out_h x out_w RGB at dst (HWC, or CHW planes).
+int decode_record(const uint8_t* src, uint64_t src_size, int mode, int img_h,
+                  int img_w, int cy, int cx, int ch, int cw, uint8_t* tmp,
+                  uint64_t tmp_size, uint8_t* dst, int out_h, int out_w,
+                  int interp, int dct_scaling, int* used_scale,
+                  int channels_first, StageTimer* timer) {
+  try {
+    if (mode == kJpeg) {
+      return decode_jpeg_crop(src, src_size, cy, cx, ch, cw, tmp, tmp_size,
+                              dst, out_h, out_w, interp, dct_scaling,
+                              used_scale, channels_first, timer);
+    }
+    if (cx < 0 || cy < 0 || cw <= 0 || ch <= 0 || cx + cw > img_w ||
+        cy + ch > img_h)
+      return kBadArgs;
+    uint8_t* out = hwc_target(dst, out_h, out_w, channels_first);
+    if (mode == kRaw) {
+      if (src_size < static_cast<uint64_t>(img_h) * img_w * 3) return kCorrupt;
+      cv::Mat img(img_h, img_w, CV_8UC3, const_cast<uint8_t*>(src));
+      resize_box(img, cx, cy, cw, ch, out, out_h, out_w, interp);
+    } else if (mode == kPng) {
+      cv::Mat buf(1, static_cast<int>(src_size), CV_8U,
+                  const_cast<uint8_t*>(src));
+      cv::Mat bgr = cv::imdecode(buf, cv::IMREAD_COLOR);
+      if (bgr.empty() || bgr.rows != img_h || bgr.cols != img_w)
+        return kCorrupt;
+      timer->mark(kDecode);
+      resize_box(bgr, cx, cy, cw, ch, out, out_h, out_w, interp);
+      cv::Mat rgb(out_h, out_w, CV_8UC3, out);
+      cv::cvtColor(rgb, rgb, cv::COLOR_BGR2RGB);
+    } else {
+      return kBadArgs;
+    }
+    timer->mark(kResize);
+    finish_layout(out, dst, out_h, out_w, channels_first, timer);
+    return kOk;
+  } catch (const cv::Exception&) {
+    return kCorrupt;
+  }
 }
 
 }  // namespace
@@ -171,60 +575,56 @@ int essl_decode_crop(const uint8_t* src, uint64_t src_size, int mode,
                      int channels_first) {
   if (out_h <= 0 || out_w <= 0 || interp < 0 || interp > 4) return kBadArgs;
   if (used_scale) *used_scale = 8;
-  if (channels_first) {
-    // Resize into an HWC staging buffer, then split into planes here, on the
-    // loader thread: a uint8 NHWC->NCHW transpose of the batch in torch
-    // costs more than the decode of small outputs.
-    thread_local std::vector<uint8_t> staging;
-    staging.resize(static_cast<size_t>(out_h) * out_w * 3);
-    int status = essl_decode_crop(src, src_size, mode, img_h, img_w, cy, cx,
-                                  ch, cw, tmp, tmp_size, staging.data(), out_h,
-                                  out_w, interp, dct_scaling, used_scale, 0);
-    if (status != kOk) return status;
-    cv::Mat hwc(out_h, out_w, CV_8UC3, staging.data());
-    const size_t plane = static_cast<size_t>(out_h) * out_w;
-    cv::Mat planes[3] = {cv::Mat(out_h, out_w, CV_8U, dst),
-                         cv::Mat(out_h, out_w, CV_8U, dst + plane),
-                         cv::Mat(out_h, out_w, CV_8U, dst + 2 * plane)};
-    cv::split(hwc, planes);
-    return kOk;
+  StageTimer timer;
+  if (timer.on()) g_profiled_images.fetch_add(1, std::memory_order_relaxed);
+  return decode_record(src, src_size, mode, img_h, img_w, cy, cx, ch, cw, tmp,
+                       tmp_size, dst, out_h, out_w, interp, dct_scaling,
+                       used_scale, channels_first, &timer);
+}
+
+// Profiling of the decoder's stages: switch on/off (resets the counters when
+// switched on) and read [splice, decode, resize, layout] ns and the count of
+// images decoded while on.
+void essl_profile(int on) {
+  if (on) {
+    for (auto& t : g_stage_ns) t.store(0);
+    g_profiled_images.store(0);
   }
-  try {
-    if (mode == kJpeg) {
-      return decode_jpeg_crop(src, src_size, cy, cx, ch, cw, tmp, tmp_size,
-                              dst, out_h, out_w, interp, dct_scaling,
-                              used_scale);
-    }
-    if (cx < 0 || cy < 0 || cw <= 0 || ch <= 0 || cx + cw > img_w ||
-        cy + ch > img_h)
-      return kBadArgs;
-    if (mode == kRaw) {
-      if (src_size < static_cast<uint64_t>(img_h) * img_w * 3) return kCorrupt;
-      cv::Mat img(img_h, img_w, CV_8UC3, const_cast<uint8_t*>(src));
-      resize_box(img, cx, cy, cw, ch, dst, out_h, out_w, interp);
-      return kOk;
-    }
-    if (mode == kPng) {
-      cv::Mat buf(1, static_cast<int>(src_size), CV_8U,
-                  const_cast<uint8_t*>(src));
-      cv::Mat bgr = cv::imdecode(buf, cv::IMREAD_COLOR);
-      if (bgr.empty() || bgr.rows != img_h || bgr.cols != img_w)
-        return kCorrupt;
-      resize_box(bgr, cx, cy, cw, ch, dst, out_h, out_w, interp);
-      cv::Mat out(out_h, out_w, CV_8UC3, dst);
-      cv::cvtColor(out, out, cv::COLOR_BGR2RGB);
-      return kOk;
-    }
-  } catch (const cv::Exception&) {
-    return kCorrupt;
-  }
-  return kBadArgs;
+  g_profile.store(on);
+}
+
+void essl_profile_read(uint64_t* out) {
+  for (int i = 0; i < kStages; ++i) out[i] = g_stage_ns[i].load();
+  out[kStages] = g_profiled_images.load();
+}
+
+// The JPEG stream of only the restart intervals covering box (cy, cx, ch,
+// cw) of src, into out (out_size bytes); *offsets receives the spliced
+// image's (top, left) in src and *written its length. Returns 0, 1 when the
+// stream cannot be spliced (no markers, or intervals that do not tile the
+// MCU rows, or the box needs every interval), or a negative status.
+int essl_splice_crop(const uint8_t* src, uint64_t src_size, int cy, int cx,
+                     int ch, int cw, uint8_t* out, uint64_t out_size,
+                     int* offsets, uint64_t* written) {
+  std::vector<uint8_t> spliced;
+  int status = splice_restart_intervals(src, src_size, cy, cx, ch, cw,
+                                        &spliced, offsets, offsets + 1);
+  if (status != kOk) return status;
+  if (spliced.size() > out_size) return kNoRoom;
+  std::memcpy(out, spliced.data(), spliced.size());
+  *written = spliced.size();
+  return kOk;
 }
 
 // Word i of a uint64 array: compiled pipeline code reads per-epoch state
 // (the crop generator's seed and epoch) through this by address.
 uint64_t essl_load_u64(const uint64_t* words, int i) {
   return __atomic_load_n(words + i, __ATOMIC_RELAXED);
+}
+
+// Stores v as word i (compiled code reports the record that failed).
+void essl_store_u64(uint64_t* words, int i, uint64_t v) {
+  __atomic_store_n(words + i, v, __ATOMIC_RELAXED);
 }
 
 }  // extern "C"

@@ -34,8 +34,31 @@ essl_load_u64 = _lib.essl_load_u64
 essl_load_u64.argtypes = [c_void_p, c_int]
 essl_load_u64.restype = c_uint64
 
-# Status codes returned by essl_decode_crop.
-OK, BAD_ARGS, CORRUPT, NO_ROOM = 0, -1, -2, -3
+essl_store_u64 = _lib.essl_store_u64
+essl_store_u64.argtypes = [c_void_p, c_int, c_uint64]
+essl_store_u64.restype = None
+
+essl_splice_crop = _lib.essl_splice_crop
+essl_splice_crop.argtypes = [
+    c_void_p, c_uint64,             # source JPEG, size
+    c_int, c_int, c_int, c_int,     # crop top, left, height, width
+    c_void_p, c_uint64,             # output buffer, its size
+    c_void_p, c_void_p,             # (top, left) int32[2], written uint64
+]
+essl_splice_crop.restype = c_int
+
+# Stage timing inside the decoder (off unless switched on; for benchmarks).
+essl_profile = _lib.essl_profile
+essl_profile.argtypes = [c_int]
+essl_profile.restype = None
+essl_profile_read = _lib.essl_profile_read
+essl_profile_read.argtypes = [c_void_p]
+essl_profile_read.restype = None
+PROFILE_STAGES = ('splice', 'decode', 'resize', 'layout')
+
+# Status codes returned by essl_decode_crop (and NOT_SPLICED by
+# essl_splice_crop).
+OK, BAD_ARGS, CORRUPT, NO_ROOM, NOT_SPLICED = 0, -1, -2, -3, 1
 
 # cv2 interpolation codes, under MMPretrain's names.
 INTERPOLATION = dict(nearest=0, bilinear=1, bicubic=2, area=3, lanczos=4)
@@ -55,3 +78,40 @@ def decode_crop(source, mode, height, width, box, scratch, destination,
         interpolation, int(dct_scaling),
         0 if used_scale is None else used_scale.ctypes.data,
         int(channels_first))
+
+
+class DecoderProfile:
+    """Context manager: time the decoder's stages while the block runs.
+
+    ``stage_ns`` afterwards maps each of :data:`PROFILE_STAGES` to the
+    nanoseconds spent in it, summed over threads; ``images`` counts the
+    records decoded.
+    """
+
+    def __enter__(self):
+        essl_profile(1)
+        return self
+
+    def __exit__(self, *exc):
+        import numpy as np
+        words = np.zeros(len(PROFILE_STAGES) + 1, np.uint64)
+        essl_profile_read(words.ctypes.data)
+        essl_profile(0)
+        self.stage_ns = dict(zip(PROFILE_STAGES, words[:-1].tolist()))
+        self.images = int(words[-1])
+
+
+def splice_crop(source, box):
+    """``(stream, (top, left))``: the JPEG of only the restart intervals of
+    ``source`` covering ``box=(top, left, h, w)``, and where it sits in the
+    original; ``(None, status)`` when it cannot be spliced."""
+    import numpy as np
+    out = np.empty(source.size + 64, np.uint8)
+    offsets = np.zeros(2, np.int32)
+    written = np.zeros(1, np.uint64)
+    status = essl_splice_crop(source.ctypes.data, source.size, *box,
+                              out.ctypes.data, out.size, offsets.ctypes.data,
+                              written.ctypes.data)
+    if status != OK:
+        return None, status
+    return out[:int(written[0])], tuple(offsets.tolist())

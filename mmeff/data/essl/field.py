@@ -30,12 +30,34 @@ def limit_resolution(image, max_resolution):
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
-def encode_image(image, fmt, jpeg_quality=90):
-    """Encode an RGB uint8 array as ``'jpg'`` or ``'png'`` bytes."""
+# cv2's JPEG encoder subsamples chroma 4:2:0: 16x16-pixel MCUs.
+_MCU_SIDE = 16
+
+
+def row_restart_interval(width, restart_interval):
+    """The restart interval (MCUs) the writer uses for an image ``width``
+    pixels wide: the largest divisor of the MCUs per row that is at most
+    ``restart_interval``, so every interval lies within one MCU row (what
+    splicing needs); 0 means no restart markers."""
+    if not restart_interval:
+        return 0
+    per_row = -(-width // _MCU_SIDE)
+    n = min(int(restart_interval), per_row)
+    while per_row % n:
+        n -= 1
+    return n
+
+
+def encode_image(image, fmt, jpeg_quality=90, restart_interval=0):
+    """Encode an RGB uint8 array as ``'jpg'`` or ``'png'`` bytes; JPEGs get
+    a restart marker every ``restart_interval`` MCUs (0: none)."""
     bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
     if fmt == 'jpg':
-        ok, data = cv2.imencode('.jpg', bgr,
-                                [int(cv2.IMWRITE_JPEG_QUALITY), jpeg_quality])
+        params = [int(cv2.IMWRITE_JPEG_QUALITY), jpeg_quality]
+        if restart_interval:
+            params += [int(cv2.IMWRITE_JPEG_RST_INTERVAL),
+                       int(restart_interval)]
+        ok, data = cv2.imencode('.jpg', bgr, params)
     else:
         ok, data = cv2.imencode('.png', bgr)
     if not ok:
@@ -58,10 +80,15 @@ class ESSLImageField(RGBImageField):
         smart_threshold (int): see ``'smart'``.
         seed (int, optional): seeds the ``'proportion'`` draws per image so
             a file is reproducible however the writer's workers split it.
+        restart_interval (int): JPEG restart marker every this many MCUs
+            (rounded down to a divisor of the MCUs per row; 0: none). The
+            crop decoder then entropy-decodes only the intervals covering a
+            crop (``docs/essl.md`` has the cost in bytes and the gain).
     """
 
     def __init__(self, write_mode='jpg', max_resolution=None, jpeg_quality=90,
-                 compress_probability=0.5, smart_threshold=None, seed=0):
+                 compress_probability=0.5, smart_threshold=None, seed=0,
+                 restart_interval=4):
         if write_mode not in WRITE_MODES:
             raise ValueError(f'write_mode must be one of {WRITE_MODES}, '
                              f'got {write_mode!r}')
@@ -78,7 +105,12 @@ class ESSLImageField(RGBImageField):
                          smart_threshold=smart_threshold,
                          jpeg_quality=jpeg_quality,
                          compress_probability=compress_probability)
+        if not isinstance(restart_interval, int) or \
+                not 0 <= restart_interval <= 65535:
+            raise ValueError('restart_interval must be an int in [0, 65535] '
+                             f'(MCUs; 0: no markers), got {restart_interval!r}')
         self.seed = seed
+        self.restart_interval = restart_interval
 
     def get_decoder_class(self):
         # FFCV accepts any instance of this class as the field's decoder.
@@ -114,8 +146,10 @@ class ESSLImageField(RGBImageField):
         if mode == RAW:
             data = np.ascontiguousarray(image).reshape(-1)
         else:
+            interval = row_restart_interval(image.shape[1],
+                                            self.restart_interval)
             data = encode_image(image, 'jpg' if mode == JPEG else 'png',
-                                self.jpeg_quality)
+                                self.jpeg_quality, interval)
         destination['mode'] = mode
         destination['height'], destination['width'] = image.shape[:2]
         destination['data_ptr'], storage = malloc(data.nbytes)

@@ -148,7 +148,7 @@ def _check_all(paths, num_workers, progress):
 def write_essl(source, output, ann_file=None, classes=None, write_mode='jpg',
                max_resolution=None, jpeg_quality=90, compress_probability=0.5,
                smart_threshold=None, num_workers=None, chunk_size=100,
-               strict=False, progress=True, seed=0):
+               strict=False, progress=True, seed=0, restart_interval=4):
     """Convert images to ESSL storage.
 
     Args:
@@ -165,6 +165,8 @@ def write_essl(source, output, ann_file=None, classes=None, write_mode='jpg',
         strict (bool): raise on the first unreadable file instead of skipping.
         progress (bool): show progress bars.
         seed (int): seeds the per-image ``'proportion'`` draws.
+        restart_interval (int): JPEG restart markers every this many MCUs
+            (0: none, as stock FFCV writes); see :class:`ESSLImageField`.
 
     Returns:
         dict: the sidecar, also written to ``<output>.meta.json``.
@@ -177,7 +179,8 @@ def write_essl(source, output, ann_file=None, classes=None, write_mode='jpg',
     from .field import ESSLImageField
 
     field = ESSLImageField(write_mode, max_resolution, jpeg_quality,
-                           compress_probability, smart_threshold, seed)
+                           compress_probability, smart_threshold, seed,
+                           restart_interval)
     if chunk_size < 1:
         raise ValueError(f'chunk_size must be >= 1, got {chunk_size}')
     num_workers = num_workers or os.cpu_count()
@@ -219,7 +222,8 @@ def write_essl(source, output, ann_file=None, classes=None, write_mode='jpg',
         jpeg_quality=int(jpeg_quality),
         compress_probability=compress_probability,
         smart_threshold=smart_threshold, seed=seed,
-        num_workers=num_workers, chunk_size=chunk_size, strict=strict),
+        restart_interval=restart_interval, num_workers=num_workers,
+        chunk_size=chunk_size, strict=strict),
         source, ann_file)
     with open(sidecar_path(output), 'w') as f:
         json.dump(meta, f, indent=1)
