@@ -89,11 +89,11 @@ def set_loader_defaults(cfg, names, args, persistent=False):
         if persistent and cfg[name].get('num_workers', 0) > 0:
             loader.persistent_workers = True
         loader.update(cfg[name])
-        cfg[name] = loader
         if args.no_pin_memory:
             loader.pin_memory = False
         if getattr(args, 'no_persistent_workers', False):
             loader.persistent_workers = False
+        cfg[name] = loader
 
 
 def _apply_options(cfg, args):
