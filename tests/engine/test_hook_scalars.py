@@ -65,3 +65,26 @@ def test_curriculum_state_reaches_scalars_json_and_tensorboard(
               if 'resolution' in r]
     assert logged == expected
     assert [v for _, v in read_tensorboard(tmp_path, 'resolution')] == expected
+
+
+def test_efficienttrain_state_reaches_scalars_json_and_tensorboard(
+        tiny_image_folder, tmp_path):
+    """Bandwidth 8 -> 12 -> 16 px and the RandAugment magnitude, per step."""
+    cfg = Config.fromfile(
+        osp.join(REPO, 'tests/configs/mae_tiny_efficienttrain.py'))
+    cfg.train_dataloader.dataset.data_root = tiny_image_folder
+    cfg.train_dataloader.update(num_workers=0, persistent_workers=False)
+    cfg.custom_hooks = cfg.custom_hooks[:2]
+    cfg.default_hooks.checkpoint.interval = 100
+    cfg.work_dir, cfg.visualizer = str(tmp_path), BACKENDS
+    Runner.from_cfg(cfg).train()
+    records = [r for r in read_scalars_json(tmp_path) if 'bandwidth' in r]
+    assert len(records) == 25  # 5 stretched epochs of 5 steps
+    for key in ('bandwidth', 'randaug_magnitude', 'compute_fraction'):
+        board = [v for _, v in read_tensorboard(tmp_path, key)]
+        assert board == pytest.approx([r[key] for r in records])
+    assert [r['bandwidth'] for r in records] == [8] * 10 + [12] * 10 + [16] * 5
+    magnitudes = [r['randaug_magnitude'] for r in records]
+    assert magnitudes == sorted(magnitudes) and magnitudes[0] == 0
+    fractions = [r['compute_fraction'] for r in records]
+    assert fractions == sorted(fractions) and 0.9 < fractions[-1] <= 1.0
