@@ -53,7 +53,8 @@ def test_probe_proxy_reaches_scalars_json_and_tensorboard(tiny_image_folder,
 def test_curriculum_state_reaches_scalars_json_and_tensorboard(
         tiny_image_folder, tmp_path):
     """The palindrome 16 -> 8 -> 16 px, two epochs each, five steps each."""
-    cfg = Config.fromfile(osp.join(REPO, 'tests/configs/mae_tiny_curriculum.py'))
+    cfg = Config.fromfile(
+        osp.join(REPO, 'tests/configs/mae_tiny_curriculum.py'))
     cfg.train_dataloader.dataset.data_root = tiny_image_folder
     cfg.train_dataloader.update(num_workers=0, persistent_workers=False)
     cfg.custom_hooks = cfg.custom_hooks[:2]  # the recorder hook is not needed

@@ -38,13 +38,14 @@ def test_out_writes_predictions_and_out_item_metrics(squeezed,
                                                      tiny_image_folder,
                                                      tmp_path):
     preds, metrics = tmp_path / 'preds.pkl', tmp_path / 'metrics.json'
-    assert_ok(run_test_tool(squeezed, tiny_image_folder, tmp_path, '--out', str(preds)))
+    assert_ok(run_test_tool(squeezed, tiny_image_folder, tmp_path, '--out',
+                            str(preds)))
     with open(preds, 'rb') as f:
         dumped = pickle.load(f)
     assert len(dumped) == 20  # one per held-out image
     assert {'pred_label', 'pred_score', 'gt_label'} <= set(dumped[0])
     assert_ok(run_test_tool(squeezed, tiny_image_folder, tmp_path, '--out',
-                   str(metrics), '--out-item', 'metrics'))
+                            str(metrics), '--out-item', 'metrics'))
     with open(metrics) as f:
         top1 = json.load(f)['accuracy/top1']
     correct = sum(int(p['pred_label']) == int(p['gt_label']) for p in dumped)
@@ -53,8 +54,8 @@ def test_out_writes_predictions_and_out_item_metrics(squeezed,
 
 def test_tta_without_tta_model_runs_flip_tta(squeezed, tiny_image_folder,
                                              tmp_path):
-    result = run_test_tool(squeezed, tiny_image_folder, tmp_path, '--tta', '--out',
-                  str(tmp_path / 'tta.pkl'))
+    result = run_test_tool(squeezed, tiny_image_folder, tmp_path, '--tta',
+                           '--out', str(tmp_path / 'tta.pkl'))
     assert_ok(result)
     assert 'AverageClsScoreTTA' in result.stdout + result.stderr
     with open(tmp_path / 'tta.pkl', 'rb') as f:

@@ -33,7 +33,8 @@ def not_shipped(folder, names):
 def run(cmd, cwd, env=None):
     result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True,
                             text=True, timeout=300)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.returncode == 0, \
+        result.stdout[-3000:] + result.stderr[-3000:]
     return result.stdout + result.stderr
 
 
