@@ -1,13 +1,61 @@
-"""Build step for mmeff's one compiled piece: the ESSL crop decoder.
+"""Build steps pyproject.toml cannot declare.
 
-Metadata lives in pyproject.toml; this file only declares the extension, which
-links the system libjpeg-turbo (libjpeg62-turbo-dev) and OpenCV
-(libopencv-dev), the same libraries FFCV builds against.
+Metadata lives in pyproject.toml. This file declares the one compiled piece,
+the ESSL crop decoder, which links the system libjpeg-turbo
+(libjpeg62-turbo-dev) and OpenCV (libopencv-dev), the same libraries FFCV
+builds against; and, as MMPretrain's setup.py does, it puts the configs, the
+tools and model-index.yml under ``mmeff/.mim`` for ``mim``: copies in a wheel,
+symbolic links to the repository's folders in an editable install.
 """
+import os
+import os.path as osp
 import shlex
+import shutil
 import subprocess
+import sys
 
 from setuptools import Extension, setup
+from setuptools.command.build_py import build_py
+
+ROOT = osp.dirname(osp.abspath(__file__))
+MIM_FILES = ('configs', 'tools', 'model-index.yml')
+
+
+def _remove(path):
+    if osp.islink(path) or osp.isfile(path):
+        os.remove(path)
+    elif osp.isdir(path):
+        shutil.rmtree(path)
+
+
+def link_mim_files():
+    """``mmeff/.mim/<name>`` -> ``../../<name>``, for editable installs."""
+    mim = osp.join(ROOT, 'mmeff', '.mim')
+    os.makedirs(mim, exist_ok=True)
+    for name in MIM_FILES:
+        _remove(osp.join(mim, name))
+        os.symlink(osp.join('..', '..', name), osp.join(mim, name))
+
+
+class BuildPyWithMim(build_py):
+    """``build_py`` that also copies the mim files into the built package."""
+
+    def run(self):
+        super().run()
+        mim = osp.join(self.build_lib, 'mmeff', '.mim')
+        os.makedirs(mim, exist_ok=True)
+        for name in MIM_FILES:
+            src, dst = osp.join(ROOT, name), osp.join(mim, name)
+            _remove(dst)
+            if osp.isdir(src):
+                shutil.copytree(src, dst, ignore=shutil.ignore_patterns(
+                    '__pycache__', '*.pyc'))
+            else:
+                shutil.copyfile(src, dst)
+
+
+if {'develop', 'editable_wheel'} & set(sys.argv):
+    link_mim_files()
 
 
 def pkg_config(*args):
@@ -22,7 +70,7 @@ def pkg_config(*args):
 include_dirs = [f[2:] for f in pkg_config('--cflags-only-I')] or [
     '/usr/include/opencv4']
 
-setup(ext_modules=[
+setup(cmdclass={'build_py': BuildPyWithMim}, ext_modules=[
     Extension(
         'mmeff.data.essl._essl_decode',
         sources=['mmeff/data/essl/_essl_decode.cpp'],

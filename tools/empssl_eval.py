@@ -16,7 +16,6 @@ missing config, checkpoint or data folder.
 """
 import argparse
 import json
-import os.path as osp
 import sys
 
 from mmengine.config import DictAction
@@ -46,7 +45,7 @@ def main(argv=None):
 
     from mmeff.apis.train import USER_ERRORS
     from mmeff.data.checks import check_data_paths
-    from mmeff.engine.checkpoint import CheckpointError
+    from mmeff.engine.checkpoint import check_checkpoint
     from mmeff.engine.config import ConfigError, load_config
     from mmeff.models.empssl import probe_bag_of_features
 
@@ -57,8 +56,7 @@ def main(argv=None):
         if 'bof_dataloaders' not in cfg:
             raise ConfigError(f'{args.config}: no `bof_dataloaders` '
                               '(train/val loaders of MultiPatch batches)')
-        if not osp.isfile(args.checkpoint):
-            raise CheckpointError(f'checkpoint not found: {args.checkpoint}')
+        check_checkpoint(args.checkpoint)
         if args.test_patches is not None and args.test_patches < 1:
             raise ConfigError('--test-patches must be >= 1, got '
                               f'{args.test_patches}')

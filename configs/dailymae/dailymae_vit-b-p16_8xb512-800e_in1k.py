@@ -25,7 +25,9 @@ _base_ = [
     './_base_/dailymae_models.py',  # the MAE / EMAE model alternatives
 ]
 
-runner_type = 'DailyMAERunner'
+# Scoped: MMPretrain's tools/train.py builds runners from MMEngine's root
+# registry, which finds mmeff's runners only by their scope.
+runner_type = 'mmpretrain.DailyMAERunner'
 dailymae = dict(
     essl=True,              # True: ESSL file | False: stock MMPretrain loader
     algorithm='emae',       # 'mae' | 'emae'

@@ -18,7 +18,9 @@ _base_ = [
 # DailyMAERunner merges the alternatives picked here from
 # dailymae_components onto this config before building (an ESSLRunner after
 # that). The resolved config is dumped into the work dir.
-runner_type = 'DailyMAERunner'
+# Scoped: MMPretrain's tools/train.py builds runners from MMEngine's root
+# registry, which finds mmeff's runners only by their scope.
+runner_type = 'mmpretrain.DailyMAERunner'
 dailymae = dict(
     essl=True,              # True: ESSL file | False: stock MMPretrain loader
     algorithm='emae',       # 'mae' | 'emae'

@@ -33,7 +33,9 @@
 _base_ = 'mmpretrain::mae/benchmarks/vit-base-p16_8xb128-coslr-100e_in1k.py'
 
 custom_imports = dict(imports=['mmeff'], allow_failed_imports=False)
-runner_type = 'ESSLRunner'
+# Scoped: MMPretrain's tools/train.py builds runners from MMEngine's root
+# registry, which finds mmeff's runners only by their scope.
+runner_type = 'mmpretrain.ESSLRunner'
 
 batch_size = 128  # per GPU; 8 GPUs
 img_size = 224

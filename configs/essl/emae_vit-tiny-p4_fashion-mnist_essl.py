@@ -5,7 +5,9 @@
 # --write-mode raw).
 _base_ = '../emae/emae_vit-tiny-p4_fashion-mnist.py'
 
-runner_type = 'ESSLRunner'
+# Scoped: MMPretrain's tools/train.py builds runners from MMEngine's root
+# registry, which finds mmeff's runners only by their scope.
+runner_type = 'mmpretrain.ESSLRunner'
 img_size = 32
 model = dict(data_preprocessor=dict(to_rgb=False))  # ESSL yields RGB
 train_dataloader = dict(

@@ -11,7 +11,9 @@
 _base_ = 'mmpretrain::mae/mae_vit-base-p16_8xb512-amp-coslr-800e_in1k.py'
 
 custom_imports = dict(imports=['mmeff'], allow_failed_imports=False)
-runner_type = 'ESSLRunner'
+# Scoped: MMPretrain's tools/train.py builds runners from MMEngine's root
+# registry, which finds mmeff's runners only by their scope.
+runner_type = 'mmpretrain.ESSLRunner'
 
 # ESSL batches are RGB; LoadImageFromFile's are BGR (hence upstream to_rgb).
 # Upstream sets the preprocessor at top level; the Runner hands it to MAE.

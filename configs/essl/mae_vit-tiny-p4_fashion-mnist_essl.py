@@ -10,7 +10,9 @@ _base_ = '../quickstart/mae_vit-tiny-p4_fashion-mnist.py'
 
 # ESSLRunner builds `type='ESSLLoader'` dataloaders (MMEngine's Runner only
 # builds torch DataLoaders); every loop, hook and resume path is stock.
-runner_type = 'ESSLRunner'
+# Scoped: MMPretrain's tools/train.py builds runners from MMEngine's root
+# registry, which finds mmeff's runners only by their scope.
+runner_type = 'mmpretrain.ESSLRunner'
 
 img_size = 32
 # The loader yields RGB (LoadImageFromFile yields BGR, hence the base's

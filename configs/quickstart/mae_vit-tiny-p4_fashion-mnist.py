@@ -35,8 +35,12 @@ train_pipeline = [
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackInputs'),
 ]
+# Inheriting an mmpretrain:: config stamps `_scope_` into its collate_fn,
+# which MMEngine 0.10.7's Runner passes on to default_collate (a TypeError
+# under MMPretrain's tools/train.py); a replaced dict carries no `_scope_`.
 train_dataloader = dict(
     batch_size=64, num_workers=2, persistent_workers=True,
+    collate_fn=dict(_delete_=True, type='default_collate'),
     dataset=dict(_delete_=True, type='CustomDataset', data_root=data_root,
                  data_prefix='train', pipeline=train_pipeline))
 

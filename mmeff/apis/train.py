@@ -1,7 +1,9 @@
 """Command-line training and testing with MMPretrain's flags.
 
 ``tools/train.py`` and ``tools/test.py`` are thin wrappers around
-:func:`train_main` and :func:`test_main`. Beyond MMPretrain's own tools they
+:func:`train_main` and :func:`test_main`. They take MMPretrain 1.2's flags
+with its semantics and precedence (the flags, then the dataloader defaults,
+then ``--cfg-options``, which win). Beyond MMPretrain's own tools they
 repair inherited ``mmpretrain::`` configs, run distributed on CPU-only hosts
 (gloo), train AMP configs in fp32 where there is no accelerator, and report
 bad input (config, data, checkpoint) as one line naming the file.
@@ -10,14 +12,15 @@ import argparse
 import os
 import os.path as osp
 import sys
+from copy import deepcopy
 
-from mmengine.config import DictAction
+from mmengine.config import ConfigDict, DictAction
 from mmengine.logging import MMLogger
 
 from mmeff.data.checks import DatasetError, check_data_paths
-from mmeff.engine.checkpoint import CheckpointError
+from mmeff.engine.checkpoint import CheckpointError, check_run_checkpoints
 from mmeff.engine.config import (ConfigError, drop_amp_without_accelerator,
-                                 load_config)
+                                 load_config, strip_collate_scope)
 from mmeff.engine.curricula import ScheduleError
 from mmeff.engine.dist import prepare_cpu_distributed
 
@@ -35,7 +38,8 @@ def _parse_common(parser, argv):
 def _add_common_args(parser):
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override settings, e.g. a.b=1 c=[1,2]')
+                        help='override settings, e.g. a.b=1 c=[1,2]; applied '
+                        'after every other flag')
     parser.add_argument('--launcher', default='none',
                         choices=['none', 'pytorch', 'slurm', 'mpi'])
     parser.add_argument('--no-pin-memory', action='store_true',
@@ -61,12 +65,6 @@ def parse_train_args(argv=None):
     return _parse_common(parser, argv)
 
 
-def _set_loaders(cfg, key, value, names):
-    for name in names:
-        if cfg.get(name) is not None:
-            cfg[name][key] = value
-
-
 def _work_dir(cfg, args):
     if args.work_dir is not None:
         return args.work_dir
@@ -75,36 +73,64 @@ def _work_dir(cfg, args):
     return osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
 
 
+def set_loader_defaults(cfg, names, args, persistent=False):
+    """MMPretrain's tools' dataloader defaults, then their flags.
+
+    ``pin_memory=True`` and ``collate_fn=dict(type='default_collate')`` (and
+    ``persistent_workers=True`` for training) where the config has none.
+    mmeff's one change: a loader with ``num_workers=0`` gets no
+    ``persistent_workers`` default (torch refuses the combination).
+    """
+    for name in names:
+        if cfg.get(name) is None:
+            continue
+        loader = ConfigDict(pin_memory=True,
+                            collate_fn=dict(type='default_collate'))
+        if persistent and cfg[name].get('num_workers', 0) > 0:
+            loader.persistent_workers = True
+        loader.update(cfg[name])
+        if args.no_pin_memory:
+            loader.pin_memory = False
+        if getattr(args, 'no_persistent_workers', False):
+            loader.persistent_workers = False
+        cfg[name] = loader
+
+
+def _apply_options(cfg, args):
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    return strip_collate_scope(cfg)
+
+
 def merge_train_args(cfg, args):
-    """Apply MMPretrain's train-tool flags to ``cfg`` (same semantics)."""
-    cfg.launcher = args.launcher
-    cfg.work_dir = _work_dir(cfg, args)
+    """Apply MMPretrain's train-tool flags to ``cfg`` (same precedence)."""
     if args.no_validate:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    cfg.launcher = args.launcher
+    cfg.work_dir = _work_dir(cfg, args)
     if args.amp:
-        wrapper = cfg.optim_wrapper
-        if wrapper.get('type', 'OptimWrapper') == 'OptimWrapper':
-            wrapper['type'] = 'AmpOptimWrapper'
-            wrapper.setdefault('loss_scale', 'dynamic')
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
     if args.auto_scale_lr:
-        cfg.setdefault('auto_scale_lr', {})['enable'] = True
-    loaders = ('train_dataloader', 'val_dataloader', 'test_dataloader')
-    if args.no_pin_memory:
-        _set_loaders(cfg, 'pin_memory', False, loaders)
-    if args.no_persistent_workers:
-        _set_loaders(cfg, 'persistent_workers', False, loaders)
-    return cfg
+        if cfg.get('auto_scale_lr') is None:
+            raise ConfigError(f'{args.config}: --auto-scale-lr needs '
+                              '`auto_scale_lr = dict(base_batch_size=...)`')
+        cfg.auto_scale_lr.enable = True
+    set_loader_defaults(cfg, ('train_dataloader', 'val_dataloader',
+                              'test_dataloader'), args, persistent=True)
+    return _apply_options(cfg, args)
 
 
 def build_runner(cfg, loaders=('train_dataloader', 'val_dataloader')):
     """Build the Runner named by ``cfg.runner_type`` (default: Runner).
 
-    ``loaders`` are the dataloaders the run will use; their data paths are
-    checked first so that a wrong path fails before any model is built.
+    ``loaders`` are the dataloaders the run will use; their data paths, and
+    the checkpoints it will load, are checked first so that a wrong path
+    fails before any model is built.
     """
     from mmengine.runner import Runner
     from mmpretrain.registry import RUNNERS
@@ -121,6 +147,7 @@ def build_runner(cfg, loaders=('train_dataloader', 'val_dataloader')):
     drop_amp_without_accelerator(cfg, logger)
     prepare_cpu_distributed(cfg, cfg.get('launcher', 'none'))
     check_data_paths(cfg, loaders)
+    check_run_checkpoints(cfg)
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
     return Runner.from_cfg(cfg)
@@ -132,10 +159,10 @@ def _fail(prog, err):
 
 
 def train_main(argv=None):
-    import mmeff  # noqa: F401  registers components and the safe loader
+    import mmeff  # noqa: F401  registers components and the allow-list
     args = parse_train_args(argv)
     try:
-        cfg = merge_train_args(load_config(args.config, args.cfg_options), args)
+        cfg = merge_train_args(load_config(args.config), args)
         runner = build_runner(cfg)
         runner.train()
     except USER_ERRORS as err:
@@ -147,41 +174,81 @@ def parse_test_args(argv=None):
     parser = argparse.ArgumentParser(description='Test a model (mmeff)')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--out', help='dump the metrics (.json/.pkl)')
+    parser.add_argument('--out', help='the file to write predictions (or, '
+                        'with --out-item metrics, the metrics) to')
     parser.add_argument('--out-item', choices=['metrics', 'pred'],
-                        default='metrics', help='what to dump with --out')
+                        help='what --out holds (default: predictions)')
+    parser.add_argument('--amp', action='store_true',
+                        help='test under automatic mixed precision')
+    parser.add_argument('--show-dir',
+                        help='directory to save visualized predictions in')
+    parser.add_argument('--show', action='store_true',
+                        help='display the predictions in a window')
+    parser.add_argument('--interval', type=int, default=1,
+                        help='visualize one sample per this many')
+    parser.add_argument('--wait-time', type=float, default=2,
+                        help='seconds each --show window stays up')
     parser.add_argument('--tta', action='store_true',
-                        help='test with the config\'s test-time augmentation')
+                        help='test-time augmentation: the config\'s '
+                        '`tta_model` / `tta_pipeline`, else flip TTA '
+                        'averaging the classification scores')
     return _parse_common(parser, argv)
 
 
+def _flip_tta_pipeline(test_pipeline):
+    """MMPretrain's default TTA: flipped and unflipped, before packing."""
+    pipeline = deepcopy(test_pipeline)
+    pipeline[-1] = dict(type='TestTimeAug', transforms=[
+        [dict(type='RandomFlip', prob=1.), dict(type='RandomFlip', prob=0.)],
+        [test_pipeline[-1]]])
+    return pipeline
+
+
 def merge_test_args(cfg, args):
+    """Apply MMPretrain's test-tool flags to ``cfg`` (same precedence)."""
+    if args.out is None and args.out_item is not None:
+        raise ConfigError('--out-item needs --out (the file to write)')
+    if args.out and args.out_item != 'metrics' and \
+            not args.out.endswith(('.pkl', '.pickle')):
+        raise ConfigError(f'--out {args.out}: predictions are written as '
+                          'a pickle; name a .pkl file')
     cfg.launcher = args.launcher
     cfg.work_dir = _work_dir(cfg, args)
     cfg.load_from = args.checkpoint
-    if args.no_pin_memory:
-        _set_loaders(cfg, 'pin_memory', False, ('test_dataloader',))
+    if args.amp:
+        if cfg.get('test_cfg') is None:
+            cfg.test_cfg = ConfigDict()
+        cfg.test_cfg.fp16 = True
+    if args.show or args.show_dir is not None:
+        if 'visualization' not in cfg.get('default_hooks', {}):
+            raise ConfigError(
+                f'{args.config}: --show/--show-dir need `default_hooks = '
+                'dict(visualization=dict(type="VisualizationHook"))`')
+        cfg.default_hooks.visualization.update(
+            enable=True, show=args.show, wait_time=args.wait_time,
+            out_dir=args.show_dir, interval=args.interval)
     if args.tta:
-        if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
-            raise ConfigError(f'{args.config}: --tta needs `tta_model` and '
-                              '`tta_pipeline` in the config')
+        if 'tta_model' not in cfg:
+            cfg.tta_model = dict(type='mmpretrain.AverageClsScoreTTA')
+        if 'tta_pipeline' not in cfg:
+            cfg.tta_pipeline = _flip_tta_pipeline(
+                cfg.test_dataloader.dataset.pipeline)
+        cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
-        cfg.model = dict(cfg.tta_model, module=cfg.model)
-    if args.out and args.out_item == 'pred':
-        cfg.test_evaluator = [*([cfg.test_evaluator] if isinstance(
-            cfg.test_evaluator, dict) else cfg.test_evaluator),
-            dict(type='DumpResults', out_file_path=args.out)]
-    return cfg
+    set_loader_defaults(cfg, ('test_dataloader',), args)
+    return _apply_options(cfg, args)
 
 
 def test_main(argv=None):
     import mmeff  # noqa: F401
     args = parse_test_args(argv)
     try:
-        if not osp.isfile(args.checkpoint):
-            raise CheckpointError(f'checkpoint not found: {args.checkpoint}')
-        cfg = merge_test_args(load_config(args.config, args.cfg_options), args)
+        cfg = merge_test_args(load_config(args.config), args)
         runner = build_runner(cfg, loaders=('test_dataloader',))
+        if args.out and args.out_item in ('pred', None):
+            from mmengine.evaluator import DumpResults
+            runner.test_evaluator.metrics.append(
+                DumpResults(out_file_path=args.out))
         metrics = runner.test()
     except USER_ERRORS as err:
         return _fail('test', err)

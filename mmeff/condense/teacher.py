@@ -13,13 +13,14 @@ from .errors import CondenseError
 def load_teacher(config, checkpoint, device='cpu'):
     """The teacher classifier in eval mode, and its config.
 
-    The checkpoint goes through MMEngine's ``load_checkpoint``, so mmeff's
-    safe local loader (``weights_only`` with MMEngine's types allow-listed)
-    reads it and a bad file fails with one line naming it.
+    A bad checkpoint file fails first with one line naming it; MMEngine's
+    ``load_checkpoint`` then reads it (``weights_only``, with MMEngine's
+    types allow-listed by ``import mmeff``).
     """
     from mmengine.runner import load_checkpoint
     from mmpretrain.registry import MODELS
-    import mmeff  # noqa: F401  registers the safe checkpoint loader
+    import mmeff  # noqa: F401  registers components and the allow-list
+    from mmeff.engine.checkpoint import check_checkpoint
 
     cfg = load_config(config)
     model_cfg = cfg.model.copy()
@@ -29,6 +30,7 @@ def load_teacher(config, checkpoint, device='cpu'):
         model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
     model = MODELS.build(model_cfg)
     if checkpoint is not None:
+        check_checkpoint(checkpoint)
         load_checkpoint(model, checkpoint, map_location='cpu', strict=True,
                         logger='silent')
     return model.to(device).eval(), cfg

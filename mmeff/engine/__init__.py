@@ -1,4 +1,5 @@
-from .checkpoint import CheckpointError, register_checkpoint_loader
+from .checkpoint import (CheckpointError, allow_mmengine_checkpoints,
+                         check_checkpoint)
 from .config import ConfigError, load_config, strip_collate_scope
 from .dist import prepare_cpu_distributed
 from .hooks import *  # noqa: F401,F403
@@ -6,7 +7,7 @@ from .optimizers import *  # noqa: F401,F403
 from .runners import DailyMAERunner, resolve_dailymae
 
 __all__ = [
-    'CheckpointError', 'ConfigError', 'DailyMAERunner', 'load_config',
-    'prepare_cpu_distributed', 'register_checkpoint_loader',
-    'resolve_dailymae', 'strip_collate_scope'
+    'CheckpointError', 'ConfigError', 'DailyMAERunner',
+    'allow_mmengine_checkpoints', 'check_checkpoint', 'load_config',
+    'prepare_cpu_distributed', 'resolve_dailymae', 'strip_collate_scope'
 ]

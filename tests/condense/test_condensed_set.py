@@ -30,8 +30,8 @@ def test_mae_pretrains_on_it(recovered, tmp_path):
 
 @pytest.mark.parametrize('name,backbone,classes', [
     ('resnet18-cifar-w16_squeeze_fashion-mnist.py', 'ResNet_CIFAR', 10),
-    ('resnet18-cifar_squeeze_cifar10.py', 'ResNet_CIFAR', 10),
-    ('resnet18_squeeze_in1k.py', 'ResNet', 1000),
+    ('resnet18-cifar_8xb16-squeeze_cifar10.py', 'ResNet_CIFAR', 10),
+    ('resnet18_8xb32-squeeze_in1k.py', 'ResNet', 1000),
 ])
 def test_squeeze_configs_build_batchnorm_resnet18_teachers(name, backbone,
                                                            classes):

@@ -18,8 +18,10 @@ def probe_loader(root, split):
                                        dict(type='PackInputs')]))
 
 
-def make_runner(root, work_dir, **hook_kwargs):
+def make_runner(root, work_dir, visualizer=None, **hook_kwargs):
     cfg = Config.fromfile(osp.join(REPO, 'tests/configs/mae_tiny_user.py'))
+    if visualizer is not None:
+        cfg.visualizer = visualizer
     cfg.train_dataloader.dataset.data_root = root
     cfg.train_dataloader.sampler = dict(type='InfiniteSampler', shuffle=True)
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=200)

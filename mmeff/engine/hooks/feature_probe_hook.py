@@ -21,10 +21,11 @@ class FeatureProbeHook(Hook):
     Wu et al. 2018 / DINO) fitted on ``train_dataloader``. Each point is
     logged to the message hub as ``probe/knn_top1`` and appended to
     ``<work_dir>/<out_file>`` with the training seconds, iterations and images
-    seen, so runs can be compared at equal wall time. The final point is
-    taken after training. ``time_budget`` stops training (iteration-based
-    loops stop at once, epoch-based ones at the end of the epoch) once that
-    many training seconds have passed.
+    seen, so runs can be compared at equal wall time; the visualizer gets it
+    too (``scalars.json``, TensorBoard), at step = iterations. The final
+    point is taken after training. ``time_budget`` stops training
+    (iteration-based loops stop at once, epoch-based ones at the end of the
+    epoch) once that many training seconds have passed.
 
     Args:
         train_dataloader (dict): loader config for the kNN memory bank.
@@ -97,6 +98,11 @@ class FeatureProbeHook(Hook):
         self.curve.append(point)
         self.since_probe = 0.0
         runner.message_hub.update_scalar('probe/knn_top1', top1)
+        # LoggerHook only forwards `train/` keys at its interval, and the
+        # final probe comes after its last write: hand the point straight to
+        # the visualizer (scalars.json, TensorBoard, ... backends).
+        runner.visualizer.add_scalars({'probe/knn_top1': top1},
+                                      step=point['iterations'])
         runner.logger.info(f'probe: {point}')
         if is_main_process():
             with open(osp.join(runner.work_dir, self.out_file), 'w') as f:

@@ -166,10 +166,11 @@ def check_train_data(cfg):
 class DailyMAERunner(ESSLRunner):
     """An :class:`ESSLRunner` that first resolves the DailyMAE toggles.
 
-    ``runner_type = 'DailyMAERunner'``. Works through every tool that honours
-    ``runner_type`` (mmeff's and MMPretrain's ``tools/train.py``,
-    ``tools/dist_train.sh``); mmeff's tools resolve before their data checks
-    (:meth:`resolve_config`).
+    ``runner_type = 'mmpretrain.DailyMAERunner'`` (scoped, so MMEngine's root
+    registry, which MMPretrain's tools use, finds it). Works through every
+    tool that honours ``runner_type`` (mmeff's and MMPretrain's
+    ``tools/train.py``, ``tools/dist_train.sh``); mmeff's tools resolve
+    before their data checks (:meth:`resolve_config`).
     """
 
     @staticmethod

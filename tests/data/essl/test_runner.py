@@ -81,7 +81,7 @@ def test_imagenet_mae_config_inherits_upstream_and_uses_essl(repo_root):
     cfg = load_config(osp.join(
         repo_root,
         'configs/essl/mae_vit-base-p16_8xb512-amp-coslr-800e_in1k_essl.py'))
-    assert cfg.runner_type == 'ESSLRunner'
+    assert cfg.runner_type == 'mmpretrain.ESSLRunner'
     assert cfg.model.type == 'MAE' and cfg.train_cfg.max_epochs == 800
     assert cfg.data_preprocessor.to_rgb is False  # the loader yields RGB
     loader = cfg.train_dataloader

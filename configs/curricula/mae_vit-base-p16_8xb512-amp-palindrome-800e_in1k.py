@@ -6,6 +6,12 @@ _base_ = 'mmpretrain::mae/mae_vit-base-p16_8xb512-amp-coslr-800e_in1k.py'
 
 custom_imports = dict(imports=['mmeff'], allow_failed_imports=False)
 
+# Inheriting an mmpretrain:: config stamps `_scope_` into its collate_fn,
+# which MMEngine 0.10.7's Runner passes on to default_collate (a TypeError
+# under MMPretrain's tools/train.py); a replaced dict carries no `_scope_`.
+train_dataloader = dict(
+    collate_fn=dict(_delete_=True, type='default_collate'))
+
 model = dict(backbone=dict(type='VarResMAEViT'),
              neck=dict(type='VarResMAEPretrainDecoder'))
 custom_hooks = [

@@ -1,0 +1,9 @@
+# The quickstart config as-is, except for the one thing MMEngine cannot do
+# on a CPU: its AmpOptimWrapper needs an accelerator, so a plain
+# OptimWrapper with the same optimizer and parameter-wise settings.
+_base_ = '../../configs/quickstart/mae_vit-tiny-p4_fashion-mnist.py'
+
+optim_wrapper = dict(
+    _delete_=True, type='OptimWrapper',
+    optimizer=_base_.optim_wrapper.optimizer,
+    paramwise_cfg=_base_.optim_wrapper.paramwise_cfg)
