@@ -20,8 +20,11 @@ from mmeff.engine.config import (ConfigError, drop_amp_without_accelerator,
                                  load_config)
 from mmeff.engine.curricula import ScheduleError
 from mmeff.engine.dist import prepare_cpu_distributed
+from mmeff.engine.hooks import NonFiniteLossError
+from mmeff.engine.outputs import prepare_training_outputs
 
-USER_ERRORS = (ConfigError, DatasetError, CheckpointError, ScheduleError)
+USER_ERRORS = (ConfigError, DatasetError, CheckpointError, ScheduleError,
+               NonFiniteLossError)
 
 
 def _parse_common(parser, argv):
@@ -119,6 +122,7 @@ def build_runner(cfg, loaders=('train_dataloader', 'val_dataloader')):
         if resolve is not None:
             cfg = resolve(cfg)
     drop_amp_without_accelerator(cfg, logger)
+    prepare_training_outputs(cfg, logger)
     prepare_cpu_distributed(cfg, cfg.get('launcher', 'none'))
     check_data_paths(cfg, loaders)
     if 'runner_type' in cfg:

@@ -1,0 +1,167 @@
+"""Bad input and faults, run as a user meets them: each ends with one clear
+error or a recoverable state, and nothing saved before is lost."""
+import os
+import os.path as osp
+
+import pytest
+import torch
+
+from mmeff.engine.outputs import is_intact_checkpoint
+from tests.helpers.tools import (PYTHON, REPO, assert_ok, assert_same_weights,
+                                 run_tool)
+from tests.tools.test_train import USER_CONFIG, train
+
+CFG = osp.join(REPO, 'tests/configs')
+EMAE_CONFIG = osp.join(CFG, 'emae_tiny_user.py')
+VARRES_CONFIG = osp.join(CFG, 'mae_tiny_curriculum.py')
+
+
+def error_lines(result):
+    return [line for line in result.stderr.splitlines() if 'error:' in line]
+
+
+def assert_one_line_error(result, *named):
+    assert result.returncode == 2, result.stderr[-3000:]
+    lines = error_lines(result)
+    assert len(lines) == 1, result.stderr[-3000:]
+    assert all(n in lines[0] for n in named), lines[0]
+    assert 'Traceback' not in result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize('config,option,named', [
+    (VARRES_CONFIG, 'model.backbone.mask_ratio=1.5', 'mask_ratio=1.5'),
+    (VARRES_CONFIG, 'model.backbone.mask_ratio=0', 'mask_ratio=0'),
+    (EMAE_CONFIG, 'model.backbone.mask_ratio=0.5', 'mask_ratio=0.5'),
+])
+def test_bad_mask_ratio_is_a_one_line_error(config, option, named,
+                                            tiny_image_folder, tmp_path):
+    result = train(config, tmp_path, tiny_image_folder, options=[option])
+    assert_one_line_error(result, 'train: error:', named)
+    assert not list(tmp_path.glob('*.pth'))
+
+
+def test_emae_with_mask_ratio_none_trains(tiny_image_folder, tmp_path):
+    result = train(EMAE_CONFIG, tmp_path, tiny_image_folder, options=[
+        'model.backbone.mask_ratio=None', 'train_cfg.max_epochs=1'])
+    assert_ok(result)
+    assert osp.isfile(tmp_path / 'epoch_1.pth')
+
+
+def test_nan_loss_stops_the_run_before_a_nan_checkpoint(tiny_image_folder,
+                                                        tmp_path):
+    """Weights turn NaN at the start of epoch 2: exit 2 at its first
+    iteration, epoch_1.pth (finite) is the last checkpoint."""
+    result = train(osp.join(CFG, 'mae_tiny_user_nan.py'), tmp_path,
+                   tiny_image_folder)
+    line = assert_one_line_error(result, 'train: error:', 'loss=nan',
+                                 'epoch 2, iteration 1')
+    assert sorted(p.name for p in tmp_path.glob('*.pth')) == ['epoch_1.pth']
+    state = torch.load(tmp_path / 'epoch_1.pth', weights_only=True,
+                       map_location='cpu')['state_dict']
+    assert all(torch.isfinite(v).all() for v in state.values()), line
+
+
+def test_unwritable_work_dir_is_a_one_line_error(tiny_image_folder, tmp_path):
+    blocker = tmp_path / 'a_file'
+    blocker.write_text('not a folder')
+    work_dir = blocker / 'work'
+    result = train(USER_CONFIG, work_dir, tiny_image_folder)
+    assert_one_line_error(result, 'train: error:', str(work_dir))
+
+
+@pytest.mark.parametrize('script,args,needs', [
+    ('dist_train.sh', ['CONFIG'], 'number of processes'),
+    ('dist_train.sh', ['CONFIG', '--resume'], "got '--resume'"),
+    ('dist_test.sh', ['CONFIG', 'CKPT'], 'number of processes'),
+    ('slurm_train.sh', ['PARTITION', 'JOB'], 'the config'),
+])
+def test_launchers_without_their_arguments_print_usage(script, args, needs):
+    result = run_tool(['bash', f'tools/{script}', *args])
+    assert result.returncode == 2
+    assert result.stderr.startswith(f'usage: ') and script in result.stderr
+    assert len(error_lines(result)) == 1 and needs in error_lines(result)[0]
+
+
+def test_kill_during_a_checkpoint_save_loses_nothing(tiny_image_folder,
+                                                     tmp_path):
+    """max_keep_ckpts=1 and SIGKILL half-way through writing epoch_3.pth:
+    epoch_2.pth survives intact, and --resume ends where an uninterrupted
+    run ends (MMEngine's own hook deletes epoch_2.pth before the write)."""
+    full, crashed = tmp_path / 'full', tmp_path / 'crashed'
+    assert_ok(train(USER_CONFIG, full, tiny_image_folder))
+
+    killed = train(osp.join(CFG, 'mae_tiny_user_savekill.py'), crashed,
+                   tiny_image_folder)
+    assert killed.returncode == -9, killed.stderr[-3000:]
+    partial = [p for p in os.listdir(crashed) if p.endswith('.tmp')]
+    assert len(partial) == 1 and 'epoch_3.pth' in partial[0]
+    assert 0 < osp.getsize(crashed / partial[0])  # the kill hit mid-write
+    assert sorted(p.name for p in crashed.glob('*.pth')) == ['epoch_2.pth']
+    assert is_intact_checkpoint(crashed / 'epoch_2.pth')
+    assert (crashed / 'last_checkpoint').read_text() == str(
+        crashed / 'epoch_2.pth')
+
+    resumed = train(USER_CONFIG, crashed, tiny_image_folder, '--resume')
+    assert_ok(resumed)
+    log = resumed.stdout + resumed.stderr
+    assert 'resumed epoch: 2' in log and 'interrupted' in log
+    assert not [p for p in os.listdir(crashed) if p.endswith('.tmp')]
+    assert_same_weights(full / 'epoch_4.pth', crashed / 'epoch_4.pth')
+
+
+def test_resume_skips_a_truncated_newest_checkpoint(tiny_image_folder,
+                                                    tmp_path):
+    full, cut = tmp_path / 'full', tmp_path / 'cut'
+    assert_ok(train(USER_CONFIG, full, tiny_image_folder))
+    assert_ok(train(USER_CONFIG, cut, tiny_image_folder,
+                    options=['train_cfg.max_epochs=3']))
+    newest = cut / 'epoch_3.pth'
+    newest.write_bytes(newest.read_bytes()[:newest.stat().st_size // 2])
+
+    resumed = train(USER_CONFIG, cut, tiny_image_folder, '--resume')
+    assert_ok(resumed)
+    log = resumed.stdout + resumed.stderr
+    assert f'skipping {newest}' in log and 'resumed epoch: 2' in log
+    assert_same_weights(full / 'epoch_4.pth', cut / 'epoch_4.pth')
+
+
+def test_resume_with_no_intact_checkpoint_is_a_one_line_error(
+        tiny_image_folder, tmp_path):
+    assert_ok(train(USER_CONFIG, tmp_path, tiny_image_folder,
+                    options=['train_cfg.max_epochs=1']))
+    ckpt = tmp_path / 'epoch_1.pth'
+    ckpt.write_bytes(ckpt.read_bytes()[:1000])
+    result = train(USER_CONFIG, tmp_path, tiny_image_folder, '--resume')
+    assert_one_line_error(result, 'no intact checkpoint', str(ckpt))
+
+
+def dist_train(config, work_dir, data_root, port, *extra):
+    return run_tool(
+        ['bash', 'tools/dist_train.sh', config, '2', '--work-dir',
+         str(work_dir), *extra, '--cfg-options',
+         f'train_dataloader.dataset.data_root={data_root}',
+         'train_cfg.max_epochs=3'],
+        env={'PORT': str(port), 'OMP_NUM_THREADS': '1'}, timeout=300)
+
+
+def test_rank_killed_mid_epoch_stops_the_run_and_resume_matches(
+        tiny_image_folder, tmp_path):
+    """2-process gloo run, rank 1 SIGKILLed in epoch 2: the launch ends
+    with an error naming the lost rank (the run's timeout guards against a
+    hang), and --resume on 2 processes ends with the uninterrupted weights."""
+    full, crashed = tmp_path / 'full', tmp_path / 'crashed'
+    assert_ok(dist_train(USER_CONFIG, full, tiny_image_folder, 29541))
+
+    killed = dist_train(osp.join(CFG, 'mae_tiny_user_rankkill.py'), crashed,
+                        tiny_image_folder, 29542)
+    assert killed.returncode == 1, killed.stderr[-3000:]
+    assert 'Signal 9 (SIGKILL)' in killed.stderr
+    assert 'rank      : 1' in killed.stderr
+    assert sorted(p.name for p in crashed.glob('*.pth')) == ['epoch_1.pth']
+
+    resumed = dist_train(USER_CONFIG, crashed, tiny_image_folder, 29543,
+                         '--resume')
+    assert_ok(resumed)
+    assert 'resumed epoch: 1' in resumed.stdout + resumed.stderr
+    assert_same_weights(full / 'epoch_3.pth', crashed / 'epoch_3.pth')
