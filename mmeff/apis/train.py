@@ -19,7 +19,8 @@ from mmeff.engine.checkpoint import CheckpointError
 from mmeff.engine.config import (ConfigError, drop_amp_without_accelerator,
                                  load_config)
 from mmeff.engine.curricula import ScheduleError
-from mmeff.engine.dist import prepare_cpu_distributed
+from mmeff.engine.dist import (lost_peer_message, prepare_cpu_distributed,
+                               report_sigterm)
 from mmeff.engine.hooks import NonFiniteLossError
 from mmeff.engine.outputs import prepare_training_outputs
 
@@ -138,12 +139,20 @@ def _fail(prog, err):
 def train_main(argv=None):
     import mmeff  # noqa: F401  registers components and the safe loader
     args = parse_train_args(argv)
+    if args.launcher != 'none':
+        report_sigterm('train')
     try:
         cfg = merge_train_args(load_config(args.config, args.cfg_options), args)
         runner = build_runner(cfg)
         runner.train()
     except USER_ERRORS as err:
         return _fail('train', err)
+    except RuntimeError as err:  # a fault of the run, not bad input: exit 1
+        message = lost_peer_message(err)
+        if message is None:
+            raise
+        _fail('train', message)
+        return 1
     return 0
 
 

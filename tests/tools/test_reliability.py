@@ -112,18 +112,19 @@ def test_kill_during_a_checkpoint_save_loses_nothing(tiny_image_folder,
 
 def test_resume_skips_a_truncated_newest_checkpoint(tiny_image_folder,
                                                     tmp_path):
-    full, cut = tmp_path / 'full', tmp_path / 'cut'
-    assert_ok(train(USER_CONFIG, full, tiny_image_folder))
-    assert_ok(train(USER_CONFIG, cut, tiny_image_folder,
-                    options=['train_cfg.max_epochs=3']))
-    newest = cut / 'epoch_3.pth'
-    newest.write_bytes(newest.read_bytes()[:newest.stat().st_size // 2])
+    """epoch_4.pth cut in half: --resume takes epoch_3.pth and remakes
+    epoch_4.pth bit for bit."""
+    assert_ok(train(USER_CONFIG, tmp_path, tiny_image_folder))
+    newest = tmp_path / 'epoch_4.pth'
+    expected = tmp_path / 'expected.bin'
+    expected.write_bytes(newest.read_bytes())
+    newest.write_bytes(expected.read_bytes()[:newest.stat().st_size // 2])
 
-    resumed = train(USER_CONFIG, cut, tiny_image_folder, '--resume')
+    resumed = train(USER_CONFIG, tmp_path, tiny_image_folder, '--resume')
     assert_ok(resumed)
     log = resumed.stdout + resumed.stderr
-    assert f'skipping {newest}' in log and 'resumed epoch: 2' in log
-    assert_same_weights(full / 'epoch_4.pth', cut / 'epoch_4.pth')
+    assert f'skipping {newest}' in log and 'resumed epoch: 3' in log
+    assert_same_weights(expected, newest)
 
 
 def test_resume_with_no_intact_checkpoint_is_a_one_line_error(
@@ -147,15 +148,20 @@ def dist_train(config, work_dir, data_root, port, *extra):
 
 def test_rank_killed_mid_epoch_stops_the_run_and_resume_matches(
         tiny_image_folder, tmp_path):
-    """2-process gloo run, rank 1 SIGKILLed in epoch 2: the launch ends
-    with an error naming the lost rank (the run's timeout guards against a
-    hang), and --resume on 2 processes ends with the uninterrupted weights."""
+    """2-process gloo run, rank 1 SIGKILLed in epoch 2: the survivor stops
+    with one line (lost peer, or the launcher's SIGTERM, whichever comes
+    first), torchrun's report names rank 1 and SIGKILL (the subprocess
+    timeout guards against a hang), and --resume on 2 processes ends with
+    the uninterrupted run's weights."""
     full, crashed = tmp_path / 'full', tmp_path / 'crashed'
     assert_ok(dist_train(USER_CONFIG, full, tiny_image_folder, 29541))
 
     killed = dist_train(osp.join(CFG, 'mae_tiny_user_rankkill.py'), crashed,
                         tiny_image_folder, 29542)
     assert killed.returncode == 1, killed.stderr[-3000:]
+    survivor = error_lines(killed)
+    assert len(survivor) == 1 and survivor[0].startswith(
+        'train: error: rank 0 of 2: ') and '--resume' in survivor[0]
     assert 'Signal 9 (SIGKILL)' in killed.stderr
     assert 'rank      : 1' in killed.stderr
     assert sorted(p.name for p in crashed.glob('*.pth')) == ['epoch_1.pth']
