@@ -20,7 +20,7 @@ from mmeff.engine.config import (ConfigError, drop_amp_without_accelerator,
                                  load_config)
 from mmeff.engine.curricula import ScheduleError
 from mmeff.engine.dist import (lost_peer_message, prepare_cpu_distributed,
-                               report_sigterm)
+                               report_fault, report_sigterm)
 from mmeff.engine.hooks import NonFiniteLossError
 from mmeff.engine.outputs import prepare_training_outputs
 
@@ -151,8 +151,7 @@ def train_main(argv=None):
         message = lost_peer_message(err)
         if message is None:
             raise
-        _fail('train', message)
-        return 1
+        return report_fault('train', message)
     return 0
 
 

@@ -68,6 +68,17 @@ def lost_peer_message(err):
             'failed, then restart with --resume')
 
 
+def report_fault(prog, message):
+    """Print the one line of a failed run and return exit status 1.
+
+    A launcher's SIGTERM arriving after it ends the process silently, so a
+    process reports one fault, not two.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    print(f'{prog}: error: {message}', file=sys.stderr, flush=True)
+    return 1
+
+
 def report_sigterm(prog):
     """Exit with one line (status 143) when the launcher sends SIGTERM.
 
