@@ -16,6 +16,7 @@ import contextlib
 import glob
 import os
 import os.path as osp
+import secrets
 import tempfile
 import zipfile
 
@@ -72,9 +73,10 @@ def atomic_output(path):
     exception the temporary file is removed and ``path`` is untouched.
     """
     folder = osp.dirname(osp.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=TMP_SUFFIX,
-                               prefix=f'.{osp.basename(path)}.')
-    os.close(fd)
+    tmp = osp.join(folder, f'.{osp.basename(path)}.{os.getpid()}.'
+                   f'{secrets.token_hex(4)}{TMP_SUFFIX}')
+    # Created as open() would (mode 0o666 less the umask), not 0o600.
+    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
     try:
         yield tmp
         with open(tmp, 'rb+') as f:

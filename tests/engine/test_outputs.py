@@ -24,6 +24,9 @@ def test_atomic_output_replaces_only_on_success(tmp_path):
     with atomic_output(out) as tmp, open(tmp, 'wb') as f:
         f.write(b'new')
     assert out.read_bytes() == b'new' and os.listdir(tmp_path) == ['out.bin']
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # as open() makes
 
 
 def test_atomic_backend_puts_bytes_and_text(tmp_path):

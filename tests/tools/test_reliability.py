@@ -85,6 +85,17 @@ def test_launchers_without_their_arguments_print_usage(script, args, needs):
     assert len(error_lines(result)) == 1 and needs in error_lines(result)[0]
 
 
+def test_curriculum_plot_keeps_an_existing_file(tmp_path):
+    out = tmp_path / 'plot.png'
+    out.write_bytes(b'old bytes')
+    result = run_tool([PYTHON, 'tools/analysis_tools/plot_curriculum.py',
+                       VARRES_CONFIG, '--out', str(out)])
+    assert result.returncode == 2
+    assert result.stderr.strip() == (f'plot_curriculum: error: {out} already '
+                                     'exists; pass --overwrite to replace it')
+    assert out.read_bytes() == b'old bytes'
+
+
 @pytest.fixture(scope='module')
 def full_run(tiny_image_folder, tmp_path_factory):
     """An uninterrupted 4-epoch run of mae_tiny_user.py (epoch_1..4.pth)."""
