@@ -49,11 +49,12 @@ def check_writable_dir(path, hint='choose another with --work-dir'):
                              f'{hint}') from err
 
 
-def refuse_existing(path, overwrite=False, flag='--overwrite'):
-    """Raise :class:`OutputExistsError` if ``path`` exists and not ``overwrite``."""
+def refuse_existing(path, overwrite=False):
+    """Raise :class:`OutputExistsError` if ``path`` exists, unless
+    ``overwrite``."""
     if not overwrite and osp.lexists(path):
-        raise OutputExistsError(f'{path} already exists; pass {flag} to '
-                                'replace it, or choose another output')
+        raise OutputExistsError(f'{path} already exists; pass --overwrite '
+                                'to replace it, or choose another output')
 
 
 def _fsync_dir(folder):

@@ -49,7 +49,8 @@ def test_refuse_existing_names_the_file_and_the_flag(tmp_path):
 
 def test_work_dir_under_a_file_is_refused(tmp_path):
     (tmp_path / 'f').write_text('')
-    with pytest.raises(OutputDirError, match=f'cannot write to {tmp_path}/f/w'):
+    with pytest.raises(OutputDirError,
+                       match=f'cannot write to {tmp_path}/f/w'):
         check_writable_dir(str(tmp_path / 'f' / 'w'))
     check_writable_dir(str(tmp_path / 'new' / 'w'))
     assert os.listdir(tmp_path / 'new' / 'w') == []

@@ -152,7 +152,8 @@ def test_existing_output_is_kept_when_the_export_fails_or_is_refused(
     assert export_vit(narrow_mae, out, '--target-config', seg) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f'{out} already exists' in err[0]
-    p4 = pretraining_checkpoint(tmp_path / 'p4.pth', mae_vit(NARROW_VIT, 32, 4))
+    p4 = pretraining_checkpoint(tmp_path / 'p4.pth',
+                                mae_vit(NARROW_VIT, 32, 4))
     assert export_vit(p4, out, '--target-config', seg, '--overwrite') == 2
     assert out.read_bytes() == b'old bytes'
     assert not [p for p in tmp_path.iterdir() if p.name.endswith('.tmp')]

@@ -92,7 +92,7 @@ class AtomicCheckpointHook(CheckpointHook):
         atomic_write_bytes(osp.join(runner.work_dir, 'last_checkpoint'),
                            self.last_ckpt.encode())
         if dropped is not None:
-            old = self.file_backend.join_path(self.out_dir,
-                                              self.filename_tmpl.format(dropped))
+            old = self.file_backend.join_path(
+                self.out_dir, self.filename_tmpl.format(dropped))
             if self.file_backend.isfile(old):
                 self.file_backend.remove(old)

@@ -1,4 +1,4 @@
-"""Stop training at the first non-finite loss, before it reaches a checkpoint."""
+"""Stop training at the first non-finite loss, before it is checkpointed."""
 import math
 
 from mmengine.hooks import Hook
