@@ -1,6 +1,13 @@
 #!/usr/bin/env bash
 # Usage: tools/dist_test.sh CONFIG CHECKPOINT NPROC [test.py args...]
 set -e
+usage() {
+    echo "usage: tools/dist_test.sh CONFIG CHECKPOINT NPROC [test.py args...]" >&2
+    echo "dist_test.sh: error: $1" >&2
+    exit 2
+}
+[ $# -ge 3 ] || usage "give the config, the checkpoint and the number of processes"
+[[ "$3" =~ ^[1-9][0-9]*$ ]] || usage "NPROC must be a positive integer, got '$3'"
 CONFIG=$1
 CHECKPOINT=$2
 NPROC=$3

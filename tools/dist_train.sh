@@ -3,6 +3,13 @@
 # Launches NPROC processes on this node with torchrun. Without CUDA the
 # processes use gloo on the CPU. Multi-node: set NNODES, NODE_RANK, MASTER_ADDR.
 set -e
+usage() {
+    echo "usage: tools/dist_train.sh CONFIG NPROC [train.py args...]" >&2
+    echo "dist_train.sh: error: $1" >&2
+    exit 2
+}
+[ $# -ge 2 ] || usage "give the config and the number of processes, e.g. tools/dist_train.sh CONFIG 8"
+[[ "$2" =~ ^[1-9][0-9]*$ ]] || usage "NPROC must be a positive integer, got '$2'"
 CONFIG=$1
 NPROC=$2
 shift 2

@@ -32,6 +32,8 @@ def parse_args(argv=None):
                         choices=['backbone', 'pre_feature', 'projection'],
                         help='feature to average (default: bof_cfg.stage)')
     parser.add_argument('--out', default=None, help='write the metrics JSON')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace an existing --out file')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args(argv)
 
@@ -47,9 +49,12 @@ def main(argv=None):
     from mmeff.data.checks import check_data_paths
     from mmeff.engine.checkpoint import check_checkpoint
     from mmeff.engine.config import ConfigError, load_config
+    from mmeff.engine.outputs import atomic_write_bytes, refuse_existing
     from mmeff.models.empssl import probe_bag_of_features
 
     try:
+        if args.out:  # before the probe, not after it
+            refuse_existing(args.out, args.overwrite)
         cfg = load_config(args.config, args.cfg_options)
         # Type names in the config resolve in its scope, as under a Runner.
         init_default_scope(cfg.get('default_scope', 'mmpretrain'))
@@ -85,8 +90,7 @@ def main(argv=None):
                   num_train=result['num_train'], num_val=result['num_val'],
                   feature_dim=result['feature_dim'])
     if args.out:
-        with open(args.out, 'w') as f:
-            json.dump(result, f, indent=2)
+        atomic_write_bytes(args.out, json.dumps(result, indent=2).encode())
     print(json.dumps(result, indent=2))
     return 0
 

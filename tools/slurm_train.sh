@@ -3,6 +3,11 @@
 #   tools/slurm_train.sh PARTITION JOB_NAME CONFIG [WORK_DIR] [train.py args...]
 # One Slurm task per GPU; ranks come from Slurm (mmeff falls back to gloo on
 # CPU-only nodes).
+if [ $# -lt 3 ]; then
+    echo "usage: [GPUS=8] tools/slurm_train.sh PARTITION JOB_NAME CONFIG [WORK_DIR] [train.py args...]" >&2
+    echo "slurm_train.sh: error: give the partition, a job name and the config" >&2
+    exit 2
+fi
 set -x
 PARTITION=$1
 JOB_NAME=$2

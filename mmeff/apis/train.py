@@ -22,9 +22,13 @@ from mmeff.engine.checkpoint import CheckpointError, check_run_checkpoints
 from mmeff.engine.config import (ConfigError, drop_amp_without_accelerator,
                                  load_config, strip_collate_scope)
 from mmeff.engine.curricula import ScheduleError
-from mmeff.engine.dist import prepare_cpu_distributed
+from mmeff.engine.dist import (lost_peer_message, prepare_cpu_distributed,
+                               report_fault, report_sigterm)
+from mmeff.engine.hooks import NonFiniteLossError
+from mmeff.engine.outputs import prepare_training_outputs
 
-USER_ERRORS = (ConfigError, DatasetError, CheckpointError, ScheduleError)
+USER_ERRORS = (ConfigError, DatasetError, CheckpointError, ScheduleError,
+               NonFiniteLossError)
 
 
 def _parse_common(parser, argv):
@@ -145,6 +149,7 @@ def build_runner(cfg, loaders=('train_dataloader', 'val_dataloader')):
         if resolve is not None:
             cfg = resolve(cfg)
     drop_amp_without_accelerator(cfg, logger)
+    prepare_training_outputs(cfg, logger)
     prepare_cpu_distributed(cfg, cfg.get('launcher', 'none'))
     check_data_paths(cfg, loaders)
     check_run_checkpoints(cfg)
@@ -161,12 +166,19 @@ def _fail(prog, err):
 def train_main(argv=None):
     import mmeff  # noqa: F401  registers components and the allow-list
     args = parse_train_args(argv)
+    if args.launcher != 'none':
+        report_sigterm('train')
     try:
         cfg = merge_train_args(load_config(args.config), args)
         runner = build_runner(cfg)
         runner.train()
     except USER_ERRORS as err:
         return _fail('train', err)
+    except RuntimeError as err:  # a fault of the run, not bad input: exit 1
+        message = lost_peer_message(err)
+        if message is None:
+            raise
+        return report_fault('train', message)
     return 0
 
 

@@ -21,7 +21,11 @@ ImageNet-style layout ``<out>/train/<class>/ipc_<i>.png``, next to a
 ``recover.json`` sidecar. Each batch's noise and jitter come from a generator
 seeded by ``seed`` and the batch's first image, so a rerun skips the images
 already on disk and still produces the images an uninterrupted run would.
+A folder written with other settings, or holding files but no sidecar, is
+refused unless ``overwrite=True``, which first removes the images and the
+sidecar a previous recover wrote (nothing else).
 """
+import glob
 import json
 import math
 import os
@@ -33,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from mmeff.engine.outputs import atomic_write_bytes
 from .bn_matching import BNStatsMatcher
 from .crops import DEFAULT_SCALE, sample_crop_boxes
 from .errors import CondenseError, NoBatchNormError
@@ -98,6 +103,37 @@ def _save_png(array, path):
     tmp = path + '.tmp.png'
     Image.fromarray(np.ascontiguousarray(array)).save(tmp)
     os.replace(tmp, path)  # a killed run never leaves a half-written PNG
+
+
+def _clear_previous(out_dir):
+    """Remove what an earlier recover wrote in ``out_dir``."""
+    for path in glob.glob(osp.join(glob.escape(out_dir), 'train', '*',
+                                   'ipc_*.png')):
+        os.remove(path)
+    if osp.isfile(osp.join(out_dir, SIDECAR)):
+        os.remove(osp.join(out_dir, SIDECAR))
+
+
+def _check_out_dir(out_dir, settings, overwrite):
+    """Resume a folder with the same settings; refuse any other one."""
+    sidecar = osp.join(out_dir, SIDECAR)
+    if osp.isfile(sidecar):
+        with open(sidecar) as f:
+            old = json.load(f)
+        if _sidecar_view(old) == _sidecar_view(settings):
+            return
+        diff = [k for k in _IMAGE_SETTINGS if old.get(k) != settings[k]]
+        problem = (f'{sidecar}: was written with other settings '
+                   f'({", ".join(diff)})')
+    elif osp.isdir(out_dir) and os.listdir(out_dir):
+        problem = f'{out_dir}: not empty and holds no {SIDECAR}'
+    else:
+        return
+    if not overwrite:
+        raise CondenseError(
+            f'{problem}; choose a new output folder, the same settings to '
+            'resume, or --overwrite to replace its images')
+    _clear_previous(out_dir)
 
 
 def _check_positive(name, value):
@@ -168,7 +204,7 @@ def recover(teacher_config, teacher_checkpoint, out_dir, ipc, *,
             classes_from=None, image_size=None, iterations=1000, lr=0.25,
             betas=(0.5, 0.9), r_bn=0.01, first_bn_multiplier=10.,
             crop_scale=DEFAULT_SCALE, jitter=None, batch_size=100, seed=0,
-            grayscale=False, device='cpu', progress=True):
+            grayscale=False, device='cpu', progress=True, overwrite=False):
     """Synthesise ``ipc`` images per class into ``out_dir``.
 
     Args:
@@ -191,6 +227,8 @@ def recover(teacher_config, teacher_checkpoint, out_dir, ipc, *,
             teacher squeezed on grayscale data (e.g. the bundled
             Fashion-MNIST); not part of the paper, which uses colour data.
         device (str): ``'cpu'`` or ``'cuda'``/``'cuda:N'``.
+        overwrite (bool): replace the images of a folder written with other
+            settings (or holding files but no sidecar) instead of refusing.
 
     Returns:
         dict: the settings sidecar plus ``written`` (images made by this
@@ -224,19 +262,11 @@ def recover(teacher_config, teacher_checkpoint, out_dir, ipc, *,
         jitter=jitter, batch_size=batch_size, seed=seed, grayscale=grayscale,
         mean=mean.flatten().tolist(), std=std.flatten().tolist(),
         channel_order=order)
-    sidecar = osp.join(out_dir, SIDECAR)
-    if osp.isfile(sidecar):
-        with open(sidecar) as f:
-            old = json.load(f)
-        if _sidecar_view(old) != _sidecar_view(settings):
-            diff = [k for k in _IMAGE_SETTINGS if old.get(k) != settings[k]]
-            raise CondenseError(
-                f'{sidecar}: was written with other settings '
-                f'({", ".join(diff)}); choose a new output folder or the same settings to resume')
+    _check_out_dir(out_dir, settings, overwrite)
     for name in classes:
         os.makedirs(osp.join(out_dir, 'train', name), exist_ok=True)
-    with open(sidecar, 'w') as f:
-        json.dump(settings, f, indent=2)
+    atomic_write_bytes(osp.join(out_dir, SIDECAR),
+                       json.dumps(settings, indent=2).encode())
 
     matcher = BNStatsMatcher(model, first_bn_multiplier, name=teacher_config)
     # Image order is ipc-index-major, so a batch spans all classes as in the

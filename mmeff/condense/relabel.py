@@ -18,6 +18,7 @@ So an epoch costs ``N * (9 + 2C)`` bytes of arrays plus the container's
 fixed overhead (:func:`bytes_per_epoch`). Mix augmentations (the CutMix of
 the released code) are not applied: every stored crop is one image's.
 """
+import glob
 import os
 import os.path as osp
 import time
@@ -26,6 +27,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from mmeff.engine.outputs import OutputExistsError, atomic_output
 from .crops import (DEFAULT_RATIO, DEFAULT_SCALE, sample_crop_boxes,
                     sample_flips)
 from .errors import CondenseError
@@ -72,7 +74,7 @@ def teacher_logits(model, dataset, batch_size=256, device='cpu'):
 def relabel(teacher_config, teacher_checkpoint, data_root, out_dir, epochs,
             *, data_prefix='train', crop_size=None, seed=0,
             scale=DEFAULT_SCALE, ratio=DEFAULT_RATIO, batch_size=256,
-            device='cpu', progress=True):
+            device='cpu', progress=True, overwrite=False):
     """Write ``epoch_0000.pt`` ... for ``epochs`` student epochs.
 
     Args:
@@ -81,6 +83,9 @@ def relabel(teacher_config, teacher_checkpoint, data_root, out_dir, epochs,
         crop_size (int): student input side; default: the images' own side.
         seed (int): crops of epoch ``e`` come from ``(seed, e)``; the student
             dataset must name the same seed.
+        overwrite (bool): replace the epoch files ``out_dir`` already
+            holds (all of them, so no file of the old set survives);
+            without it such a folder is refused.
 
     Returns:
         dict: what was written (``epochs``, ``num_images``, ``num_classes``,
@@ -90,6 +95,12 @@ def relabel(teacher_config, teacher_checkpoint, data_root, out_dir, epochs,
     if not isinstance(epochs, int) or epochs <= 0:
         raise CondenseError(
             f'epochs must be a positive integer, got {epochs!r}')
+    old = sorted(glob.glob(osp.join(glob.escape(out_dir), 'epoch_*.pt')))
+    if old and not overwrite:
+        raise OutputExistsError(
+            f'{out_dir} already holds {len(old)} relabel files '
+            f'({osp.basename(old[0])}, ...); pass --overwrite to replace '
+            'them, or choose another folder')
     model, cfg = load_teacher(teacher_config, teacher_checkpoint, device)
     # Recovered PNGs are true RGB and load as BGR: feed the teacher the
     # channel order it was trained on.
@@ -112,6 +123,8 @@ def relabel(teacher_config, teacher_checkpoint, data_root, out_dir, epochs,
     if crop_size is None:
         crop_size = int(sizes[0][0])
     os.makedirs(out_dir, exist_ok=True)
+    for path in old:  # epochs of the old set must not outlive it
+        os.remove(path)
     bar = None
     if progress:
         from tqdm import tqdm
@@ -133,9 +146,8 @@ def relabel(teacher_config, teacher_checkpoint, data_root, out_dir, epochs,
             boxes=torch.from_numpy(boxes.astype(np.int16)),
             flips=torch.from_numpy(flips.astype(bool)),
             logits=logits.half())
-        path = epoch_file(out_dir, epoch)
-        torch.save(record, path + '.tmp')
-        os.replace(path + '.tmp', path)
+        with atomic_output(epoch_file(out_dir, epoch)) as tmp:
+            torch.save(record, tmp)
         if bar is not None:
             bar.update(1)
     if bar is not None:

@@ -58,6 +58,10 @@ def check_stages(stages, multiple_of=1, field='stages'):
             raise ScheduleError(
                 f'{field}: size {stage.size} is not a multiple of the patch '
                 f'size {multiple_of}')
+        if stage.mask_ratio is not None and not 0 < stage.mask_ratio < 1:
+            raise ScheduleError(
+                f'{field}: mask_ratio={stage.mask_ratio} at begin '
+                f'{stage.begin} must be in (0, 1), e.g. 0.75')
     return stages
 
 

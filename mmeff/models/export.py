@@ -84,8 +84,23 @@ def backbone_state(checkpoint: dict, prefix: str = 'backbone.'):
     return backbone
 
 
+_VIT_KEYS = ('pos_embed', 'patch_embed.projection.weight',
+             'layers.0.ffn.layers.0.0.weight')
+
+
+def check_vit_keys(backbone: Dict[str, torch.Tensor]):
+    """Refuse a backbone without the ViT weights :func:`vit_arch` reads."""
+    absent = [k for k in _VIT_KEYS if k not in backbone]
+    if absent:
+        raise ExportError(
+            f'not a ViT backbone (no {absent[0]}; it has e.g. '
+            f'{sorted(backbone)[:2]}); --format exports ViT encoders only, '
+            'use --target-config for other backbones')
+
+
 def vit_arch(backbone: Dict[str, torch.Tensor], num_heads: int):
     """ViT hyper-parameters read from the weights (heads must be given)."""
+    check_vit_keys(backbone)
     depth = 1 + max(int(m.group(1)) for k in backbone
                     for m in [re.match(r'layers\.(\d+)\.', k)] if m)
     proj = backbone['patch_embed.projection.weight']

@@ -10,7 +10,8 @@ import torch.nn.functional as F
 
 from mmeff.condense import (BNStatsMatcher, CondenseError, NoBatchNormError,
                             load_teacher, recover, recover_batch)
-from mmeff.condense.recover import cosine_lr, jitter_batch, to_uint8_images
+from mmeff.condense.recover import (SIDECAR, cosine_lr, jitter_batch,
+                                   to_uint8_images)
 from mmeff.condense.teacher import normalisation_of
 from tests.condense.conftest import GN_TEACHER_CFG, TEACHER_CFG, load_tool
 
@@ -183,3 +184,36 @@ def test_grayscale_recovery_writes_equal_channels(teacher_ckpt, tmp_path,
     img = np.asarray(Image.open(tmp_path / 'train' / 'bag' / 'ipc_00000.png'))
     assert img.shape == (16, 16, 3) and img.std() > 0
     assert (img == img[..., :1]).all()
+
+
+def test_folder_not_written_by_recover_is_refused_unless_overwrite(
+        teacher_ckpt, tmp_path, tiny_image_folder, capsys):
+    recover_main = load_tool('tools/condense/recover.py').main
+    own = tmp_path / 'train' / 'mine' / 'photo.png'
+    own.parent.mkdir(parents=True)
+    own.write_bytes(b'not made by recover')
+    args = [TEACHER_CFG, teacher_ckpt, str(tmp_path), '--ipc', '1',
+            '--iterations', '1', '--classes-from',
+            osp.join(tiny_image_folder, 'train'), '--no-progress']
+    assert recover_main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith('recover: error: ')
+    assert 'holds no recover.json' in err[0] and '--overwrite' in err[0]
+    assert sorted(os.listdir(tmp_path)) == ['train']
+    assert recover_main(args + ['--overwrite']) == 0
+    assert own.read_bytes() == b'not made by recover'  # not recover's file
+    assert osp.isfile(tmp_path / SIDECAR)
+
+
+def test_overwrite_replaces_images_made_with_other_settings(
+        teacher_ckpt, tmp_path, tiny_image_folder):
+    kw = dict(classes_from=osp.join(tiny_image_folder, 'train'),
+              batch_size=10, progress=False)
+    recover(TEACHER_CFG, teacher_ckpt, str(tmp_path), 2, iterations=1, **kw)
+    recover(TEACHER_CFG, teacher_ckpt, str(tmp_path), 1, iterations=2,
+            overwrite=True, **kw)
+    with open(tmp_path / SIDECAR) as f:
+        assert json.load(f)['iterations'] == 2
+    # ipc_00001 of the old 2-per-class set must not outlive it.
+    assert sorted(p.name for p in tmp_path.glob('train/*/*.png')) == \
+        ['ipc_00000.png'] * 10

@@ -200,3 +200,20 @@ def test_relabel_cli_writes_files_and_refuses_bad_epochs(
                          '--no-progress']) == 0
     assert '"bytes_per_epoch": 580' in capsys.readouterr().out
     student_set(recovered, str(tmp_path), seed=3)
+
+
+def test_existing_relabel_files_are_refused_unless_overwrite(
+        recovered, teacher_ckpt, tmp_path, capsys):
+    relabel_main = load_tool('tools/condense/relabel.py').main
+    args = [TEACHER_CFG, teacher_ckpt, recovered, str(tmp_path), '--epochs',
+            '1', '--no-progress']
+    assert relabel_main(args + ['--seed', '3']) == 0
+    first = (tmp_path / 'epoch_0000.pt').read_bytes()
+    capsys.readouterr()
+    assert relabel_main(args + ['--seed', '4']) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith('relabel: error: ')
+    assert str(tmp_path) in err[0] and '--overwrite' in err[0]
+    assert (tmp_path / 'epoch_0000.pt').read_bytes() == first
+    assert relabel_main(args + ['--seed', '4', '--overwrite']) == 0
+    student_set(recovered, str(tmp_path), seed=4)

@@ -24,6 +24,8 @@ def test_ramp_by_fraction():
     ([Stage(0, 224), Stage(5, 192), Stage(3, 224)], 'out of order'),
     ([Stage(0, 224), Stage(2, 200)], 'not a multiple of the patch size 16'),
     ([], 'empty'),
+    ([Stage(0, 224), Stage(2, 192, 1.0)], r'mask_ratio=1.0 at begin 2 must'),
+    ([Stage(0, 224, 0)], r'mask_ratio=0 at begin 0 must be in \(0, 1\)'),
 ])
 def test_invalid_schedules_are_refused(stages, message):
     with pytest.raises(ScheduleError, match=message):

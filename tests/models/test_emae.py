@@ -138,6 +138,13 @@ def test_invalid_settings_fail_at_build_time(kwargs, message):
         build(cfg)
 
 
+@pytest.mark.parametrize('ratio', [None, 0.75])
+def test_mask_ratio_none_or_equal_to_one_minus_one_over_k_builds(ratio):
+    cfg = emae_cfg()
+    cfg['backbone']['mask_ratio'] = ratio
+    assert build(cfg).backbone.mask_ratio == 0.75
+
+
 def test_emae_refuses_a_plain_mae_backbone():
     cfg = emae_cfg()
     cfg['backbone']['type'] = 'VarResMAEViT'

@@ -89,6 +89,14 @@ def test_eval_tool_reports_probe_and_knn_on_a_checkpoint(trained, tmp_path):
     assert 0.0 <= metrics['linear_top1'] <= 100.0
     assert 0.0 <= metrics['knn_top1'] <= 100.0
 
+    again = run_tool([PYTHON, 'tools/empssl_eval.py', cfg_path, ckpt,
+                      '--out', str(out)])
+    assert again.returncode == 2
+    assert again.stderr.strip().splitlines()[-1] == (
+        f'empssl_eval: error: {out} already exists; pass --overwrite to '
+        'replace it, or choose another output')
+    assert json.loads(out.read_text()) == metrics
+
     missing = run_tool([PYTHON, 'tools/empssl_eval.py', cfg_path,
                         str(tmp_path / 'nope.pth')])
     assert missing.returncode == 2

@@ -89,3 +89,40 @@ def test_converter_cli_refuses_and_writes_nothing(pretrained, tmp_path):
     result = export(path, out, 'timm', '--num-heads', '2')
     assert result.returncode == 2
     assert 'missing 2' in result.stderr and not out.exists()
+
+
+def test_resnet_checkpoint_is_a_one_line_error(tmp_path):
+    from mmengine.config import Config
+    from mmpretrain.models import ResNet
+    backbone = dict(type='ResNet', depth=18, stem_channels=8, base_channels=8)
+    model = ResNet(**{k: v for k, v in backbone.items() if k != 'type'})
+    path = tmp_path / 'resnet.pth'
+    torch.save({'state_dict': {f'backbone.{k}': v
+                               for k, v in model.state_dict().items()},
+                'meta': {'cfg': Config(dict(model=dict(
+                    backbone=backbone))).pretty_text}}, path)
+    for fmt in ('mmpretrain', 'timm'):
+        result = export(path, tmp_path / 'out.pth', fmt)
+        assert result.returncode == 2
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(
+            f'export_vit: error: {path}: not a ViT backbone'), result.stderr
+        assert not (tmp_path / 'out.pth').exists()
+
+
+@pytest.mark.parametrize('fmt,existing', [('mmpretrain', 'vit.pth'),
+                                          ('timm', 'vit.pth'),
+                                          ('timm', 'vit.pth.json')])
+def test_existing_output_is_kept_unless_overwrite(pretrained, tmp_path, fmt,
+                                                  existing):
+    _, path = pretrained
+    out = tmp_path / 'vit.pth'
+    (tmp_path / existing).write_bytes(b'old bytes')
+    result = export(path, out, fmt)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(tmp_path / existing) in lines[0]
+    assert '--overwrite' in lines[0]
+    assert (tmp_path / existing).read_bytes() == b'old bytes'
+    assert export(path, out, fmt, '--overwrite').returncode == 0
+    assert torch.load(out, weights_only=True)

@@ -61,3 +61,23 @@ def test_input_not_multiple_of_patch_size_is_refused():
     model = build(mae_cfg(224, 16))
     with pytest.raises(ValueError, match='not a multiple of patch_size=16'):
         model.backbone(torch.randn(1, 3, 200, 200))
+
+
+@pytest.mark.parametrize('ratio', [1.5, 1.0, 0, -0.25, 0.999, '0.75'])
+def test_mask_ratio_without_visible_or_masked_patches_is_refused(ratio):
+    """16 patches at 64 px: 0.999 keeps int(16 * 0.001) = 0 visible."""
+    from mmeff.engine.config import ConfigError
+    cfg = mae_cfg(64, 16)
+    cfg['backbone']['mask_ratio'] = ratio
+    with pytest.raises(ConfigError, match=f'mask_ratio={ratio!r}'
+                       if isinstance(ratio, str) else f'mask_ratio={ratio}'):
+        build(cfg)
+
+
+@pytest.mark.parametrize('ratio,visible', [(0.01, 15), (0.9, 1)])
+def test_mask_ratio_leaving_one_patch_on_each_side_builds(ratio, visible):
+    cfg = mae_cfg(64, 16)
+    cfg['backbone']['mask_ratio'] = ratio
+    latent, mask, _ = build(cfg).backbone(torch.randn(1, 3, 64, 64))
+    assert latent.shape[1] == 1 + visible
+    assert mask.sum() == 16 - visible

@@ -140,3 +140,24 @@ def test_roundtrip_check_catches_a_key_the_file_lacks(narrow_mae, tmp_path,
 def test_non_mmpretrain_backbone_type_is_refused():
     with pytest.raises(ExportError, match='not an MMPretrain model'):
         build_backbone(dict(type='mmdet.ResNet', depth=18))
+
+
+def test_existing_output_is_kept_when_the_export_fails_or_is_refused(
+        narrow_mae, tmp_path, capsys):
+    """Refused without --overwrite; with it, a failed export (a shape
+    mismatch) still leaves the old bytes, a good one replaces them."""
+    out = tmp_path / 'vit.pth'
+    out.write_bytes(b'old bytes')
+    seg = narrow_variant(tmp_path, SEG, 'seg')
+    assert export_vit(narrow_mae, out, '--target-config', seg) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f'{out} already exists' in err[0]
+    p4 = pretraining_checkpoint(tmp_path / 'p4.pth',
+                                mae_vit(NARROW_VIT, 32, 4))
+    assert export_vit(p4, out, '--target-config', seg, '--overwrite') == 2
+    assert out.read_bytes() == b'old bytes'
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith('.tmp')]
+    assert export_vit(narrow_mae, out, '--target-config', seg,
+                      '--overwrite') == 0
+    state = loaded_state(out)
+    assert state and all(k.startswith('backbone.') for k in state)

@@ -10,6 +10,7 @@ fraction of compute spent (an epoch at size s costs (s/R)^2 of one at the
 largest size R).
 """
 import argparse
+import os
 import sys
 
 
@@ -75,8 +76,13 @@ def main(argv=None):
                                      formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument('config')
     parser.add_argument('--out', default='curriculum.png')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace an existing --out file')
     parser.add_argument('--iters-per-epoch', type=int, default=100)
     args = parser.parse_args(argv)
+    if not args.overwrite and os.path.lexists(args.out):
+        parser.exit(2, f'plot_curriculum: error: {args.out} already exists; '
+                    'pass --overwrite to replace it\n')
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -110,7 +116,10 @@ def main(argv=None):
             ax.grid(alpha=0.3)
     fig.suptitle(args.config)
     fig.tight_layout()
-    fig.savefig(args.out, dpi=110)
+    from mmeff.engine.outputs import atomic_output
+    with atomic_output(args.out) as tmp:
+        fig.savefig(tmp, dpi=110, format=os.path.splitext(args.out)[1][1:]
+                    or 'png')
     print(f'wrote {args.out}')
     return 0
 

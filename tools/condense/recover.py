@@ -4,7 +4,9 @@
         --ipc 10 --iterations 1000 [--classes-from DIR] [--device cuda]
 
 Writes OUT_DIR/train/<class>/ipc_<i>.png and OUT_DIR/recover.json; a rerun
-with the same settings resumes, skipping images already written.
+with the same settings resumes, skipping images already written. A folder
+written with other settings (or not by recover) is refused unless
+--overwrite, which replaces the images recover wrote there.
 """
 import argparse
 import json
@@ -39,6 +41,9 @@ def parse_args(argv=None):
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--device', default='cpu', help='cpu, cuda or cuda:N')
     p.add_argument('--no-progress', action='store_true')
+    p.add_argument('--overwrite', action='store_true',
+                   help='replace the images of a folder written with other '
+                   'settings')
     return p.parse_args(argv)
 
 
@@ -55,7 +60,7 @@ def main(argv=None):
             crop_scale=(args.min_crop_scale, 1.), jitter=args.jitter,
             batch_size=args.batch_size, seed=args.seed,
             grayscale=args.grayscale, device=args.device,
-            progress=not args.no_progress)
+            progress=not args.no_progress, overwrite=args.overwrite)
     except USER_ERRORS as err:  # CondenseError is a DatasetError
         print(f'recover: error: {err}', file=sys.stderr)
         return 2

@@ -4,7 +4,8 @@
         OUT_DIR --epochs 300 [--seed 0] [--crop-size 32] [--device cuda]
 
 DATA_ROOT is recover's output folder (its `train` split is relabelled);
-OUT_DIR receives epoch_0000.pt ... one per student epoch.
+OUT_DIR receives epoch_0000.pt ... one per student epoch. An OUT_DIR that
+already holds epoch files is refused unless --overwrite.
 """
 import argparse
 import json
@@ -27,6 +28,8 @@ def parse_args(argv=None):
     p.add_argument('--batch-size', type=int, default=256)
     p.add_argument('--device', default='cpu', help='cpu, cuda or cuda:N')
     p.add_argument('--no-progress', action='store_true')
+    p.add_argument('--overwrite', action='store_true',
+                   help='replace the epoch files already in OUT_DIR')
     return p.parse_args(argv)
 
 
@@ -40,7 +43,8 @@ def main(argv=None):
             args.epochs, data_prefix=args.data_prefix,
             crop_size=args.crop_size, seed=args.seed,
             scale=(args.min_crop_scale, 1.), batch_size=args.batch_size,
-            device=args.device, progress=not args.no_progress)
+            device=args.device, progress=not args.no_progress,
+            overwrite=args.overwrite)
     except USER_ERRORS as err:  # CondenseError is a DatasetError
         print(f'relabel: error: {err}', file=sys.stderr)
         return 2

@@ -19,6 +19,10 @@ checked against it, and the written file is loaded back through
 ``init_cfg=dict(type='Pretrained', prefix='backbone.')`` and compared
 tensor by tensor before the command succeeds. The output is in MMPretrain
 format. Errors are one line ``export_vit: error: ...`` with exit code 2.
+
+An existing OUT (or, for ``timm``, OUT.json) is refused unless
+``--overwrite``; outputs are written to a temporary file and renamed when
+complete, so a failed or killed export leaves the old file untouched.
 """
 import argparse
 import json
@@ -41,6 +45,8 @@ def parse_args(argv=None):
     parser.add_argument('--num-heads', type=int, default=None,
                         help='attention heads; read from the checkpoint\'s '
                         'config when omitted (not used with --target-config)')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace an existing OUT')
     args = parser.parse_args(argv)
     if args.target_config is None and args.format is None:
         parser.error('give --format or --target-config')
@@ -52,31 +58,69 @@ def parse_args(argv=None):
 
 def export_for_config(backbone, config, out):
     """Write ``out`` for ``config``'s backbone; return the coverage."""
+    from mmeff.engine.outputs import atomic_output
     from mmeff.models.export import (build_backbone, roundtrip_check,
                                      target_backbone_cfg, to_target)
     backbone_cfg = target_backbone_cfg(config)
     model = build_backbone(backbone_cfg)
     state, coverage = to_target(backbone, model)
-    torch.save({'state_dict': state,
-                'meta': {'target_config': os.path.abspath(config),
-                         'coverage': coverage.summary()}}, out)
-    try:
-        checked = roundtrip_check(backbone_cfg, out)
-    except Exception:
-        os.remove(out)  # never leave a file that does not load back intact
-        raise
+    # OUT appears only once the file loads back intact.
+    with atomic_output(out) as tmp:
+        torch.save({'state_dict': state,
+                    'meta': {'target_config': os.path.abspath(config),
+                             'coverage': coverage.summary()}}, tmp)
+        checked = roundtrip_check(backbone_cfg, tmp)
     return coverage, checked
+
+
+def num_heads_from_config(ckpt):
+    """The ViT's attention heads, read from the config saved in ``ckpt``."""
+    from mmengine.config import Config
+    from mmeff.models.export import ExportError
+    cfg_text = ckpt.get('meta', {}).get('cfg')
+    if not cfg_text:
+        raise ExportError('the checkpoint holds no config; pass --num-heads')
+    backbone = Config.fromstring(cfg_text, '.py').get('model', {}).get(
+        'backbone', {})
+    arch = backbone.get('arch')
+    if isinstance(arch, str):
+        from mmpretrain.models import VisionTransformer
+        arch = VisionTransformer.arch_zoo.get(arch)
+    if not isinstance(arch, dict) or 'num_heads' not in arch:
+        raise ExportError(f"model.backbone (type {backbone.get('type')!r}) "
+                          'has no ViT arch with num_heads; pass --num-heads')
+    return arch['num_heads']
+
+
+def write_format(backbone, arch, fmt, out):
+    """Write ``out`` (and ``out.json`` for timm); return the coverage."""
+    from mmeff.engine.outputs import atomic_output
+    from mmeff.models.export import timm_kwargs, to_mmpretrain, to_timm
+    if fmt == 'mmpretrain':
+        state, coverage = to_mmpretrain(backbone, arch)
+        with atomic_output(out) as tmp:
+            torch.save({'state_dict': state, 'meta': {'arch': arch}}, tmp)
+        return coverage
+    state, coverage = to_timm(backbone, arch)
+    with atomic_output(out) as tmp:
+        torch.save(state, tmp)
+    with atomic_output(out + '.json') as tmp, open(tmp, 'w') as f:
+        json.dump(timm_kwargs(arch), f, indent=2)
+    return coverage
 
 
 def main(argv=None):
     import mmeff  # noqa: F401  safe loading of MMEngine checkpoints
-    from mmengine.config import Config
     from mmeff.engine.checkpoint import CheckpointError, load_local_checkpoint
-    from mmeff.models.export import (ExportError, backbone_state, timm_kwargs,
-                                     to_mmpretrain, to_timm, vit_arch)
+    from mmeff.engine.outputs import OutputExistsError, refuse_existing
+    from mmeff.models.export import (ExportError, backbone_state,
+                                     check_vit_keys, vit_arch)
 
     args = parse_args(argv)
     try:
+        refuse_existing(args.out, args.overwrite)
+        if args.format == 'timm':
+            refuse_existing(args.out + '.json', args.overwrite)
         ckpt = load_local_checkpoint(args.checkpoint, map_location='cpu')
         backbone = backbone_state(ckpt)
         if args.target_config is not None:
@@ -88,26 +132,13 @@ def main(argv=None):
                   'tensors identical')
             print(f'wrote {args.out}')
             return 0
-        heads = args.num_heads
-        if heads is None:
-            cfg_text = ckpt.get('meta', {}).get('cfg')
-            if not cfg_text:
-                raise ExportError('the checkpoint holds no config; pass '
-                                  '--num-heads')
-            arch = Config.fromstring(cfg_text, '.py').model.backbone.arch
-            if isinstance(arch, str):
-                from mmpretrain.models import VisionTransformer
-                arch = VisionTransformer.arch_zoo[arch]
-            heads = arch['num_heads']
-        arch = vit_arch(backbone, heads)
-        if args.format == 'mmpretrain':
-            state, coverage = to_mmpretrain(backbone, arch)
-            torch.save({'state_dict': state, 'meta': {'arch': arch}}, args.out)
-        else:
-            state, coverage = to_timm(backbone, arch)
-            torch.save(state, args.out)
-            with open(args.out + '.json', 'w') as f:
-                json.dump(timm_kwargs(arch), f, indent=2)
+        check_vit_keys(backbone)
+        heads = args.num_heads or num_heads_from_config(ckpt)
+        coverage = write_format(backbone, vit_arch(backbone, heads),
+                                args.format, args.out)
+    except OutputExistsError as err:
+        print(f'export_vit: error: {err}', file=sys.stderr)
+        return 2
     except (ExportError, CheckpointError) as err:
         print(f'export_vit: error: {args.checkpoint}: {err}', file=sys.stderr)
         return 2

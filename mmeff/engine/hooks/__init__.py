@@ -1,9 +1,12 @@
+from .atomic_checkpoint_hook import AtomicCheckpointHook
 from .efficient_train_hook import EfficientTrainHook
 from .epoch_seed_hook import EpochSeedHook
 from .feature_probe_hook import FeatureProbeHook
+from .finite_loss_hook import FiniteLossHook, NonFiniteLossError
 from .progressive_resolution_hook import ProgressiveResolutionHook
 
 __all__ = [
-    'EfficientTrainHook', 'EpochSeedHook', 'FeatureProbeHook',
+    'AtomicCheckpointHook', 'EfficientTrainHook', 'EpochSeedHook',
+    'FeatureProbeHook', 'FiniteLossHook', 'NonFiniteLossError',
     'ProgressiveResolutionHook'
 ]

@@ -2,6 +2,7 @@
 import torch
 from mmpretrain.registry import MODELS
 
+from mmeff.engine.config import ConfigError
 from .var_res_mae_vit import VarResMAEViT
 
 
@@ -22,20 +23,25 @@ class EMAEViT(VarResMAEViT):
     Args:
         num_parts (int): K, at least 2, dividing the number of patches.
             Defaults to 4, the paper's setting (75% mask ratio per part).
-        Others: as :class:`VarResMAEViT`; ``mask_ratio`` is derived from K
-            (an inherited MAE ``mask_ratio`` must agree with it).
+        Others: as :class:`VarResMAEViT`; ``mask_ratio`` is derived from K:
+            leave it out or ``None``, or give the value 1 - 1/K (an
+            inherited MAE ``mask_ratio`` must agree with it).
     """
 
     def __init__(self, *args, num_parts=4, **kwargs):
-        if not isinstance(num_parts, int) or num_parts < 2:
-            raise ValueError(f'num_parts={num_parts!r}: EMAE needs at least 2 '
-                             'parts (mask ratio 1 - 1/num_parts)')
+        if (not isinstance(num_parts, int) or isinstance(num_parts, bool)
+                or num_parts < 2):
+            raise ConfigError(f'num_parts={num_parts!r}: EMAE needs an '
+                              'integer of at least 2 parts (mask ratio '
+                              '1 - 1/num_parts)')
         ratio = 1 - 1 / num_parts
-        if abs(kwargs.get('mask_ratio', ratio) - ratio) > 1e-9:
-            raise ValueError(
-                f"mask_ratio={kwargs['mask_ratio']} conflicts with "
-                f'num_parts={num_parts} (mask ratio 1 - 1/K = {ratio:g}); '
-                'set num_parts instead')
+        given = kwargs.get('mask_ratio')
+        if given is not None and (not isinstance(given, (int, float))
+                                  or abs(given - ratio) > 1e-9):
+            raise ConfigError(
+                f'mask_ratio={given!r} conflicts with num_parts={num_parts} '
+                f'(mask ratio 1 - 1/K = {ratio:g}); set num_parts instead, '
+                'or mask_ratio=None')
         kwargs['mask_ratio'] = ratio
         super().__init__(*args, **kwargs)
         self.num_parts = num_parts
@@ -43,7 +49,7 @@ class EMAEViT(VarResMAEViT):
 
     def _check_divides(self, num_patches):
         if num_patches % self.num_parts:
-            raise ValueError(
+            raise ConfigError(
                 f'num_parts={self.num_parts} does not divide the '
                 f'{num_patches} patches of the input; choose a divisor')
 

@@ -6,6 +6,8 @@ from mmpretrain.models.selfsup.mae import MAEViT
 from mmpretrain.models.utils import build_2d_sincos_position_embedding
 from mmpretrain.registry import MODELS
 
+from mmeff.engine.config import ConfigError
+
 
 def sincos_pos_embed(grid: Tuple[int, int], dims: int, like: torch.Tensor):
     """Fixed 2-D sin-cos embedding ``[1, 1 + h*w, dims]`` (zero cls slot)."""
@@ -16,8 +18,28 @@ def sincos_pos_embed(grid: Tuple[int, int], dims: int, like: torch.Tensor):
 def check_patch_multiple(img_size, patch_size, field='img_size'):
     sizes = img_size if isinstance(img_size, (tuple, list)) else (img_size, )
     if any(s % patch_size for s in sizes):
-        raise ValueError(f'{field}={img_size} is not a multiple of '
-                         f'patch_size={patch_size}')
+        raise ConfigError(f'{field}={img_size} is not a multiple of '
+                          f'patch_size={patch_size}')
+
+
+def check_mask_ratio(mask_ratio, num_patches):
+    """Refuse a ratio that leaves no visible or no masked patch.
+
+    MAE keeps ``int(N * (1 - mask_ratio))`` patches: a ratio outside (0, 1)
+    would silently keep a wrong number of them (negative slices wrap) or none
+    at all, and a ratio that masks nothing makes the loss over masked patches
+    0/0 = NaN from the first iteration.
+    """
+    if not isinstance(mask_ratio, (int, float)) or isinstance(mask_ratio,
+                                                              bool):
+        raise ConfigError(f'mask_ratio={mask_ratio!r} must be a number '
+                          'between 0 and 1, e.g. 0.75')
+    visible = int(num_patches * (1 - mask_ratio))
+    if not 0 < mask_ratio < 1 or not 0 < visible < num_patches:
+        raise ConfigError(
+            f'mask_ratio={mask_ratio} keeps {max(visible, 0)} of '
+            f'{num_patches} patches visible; it must be in (0, 1) and leave '
+            'at least one patch visible and one masked, e.g. 0.75')
 
 
 @MODELS.register_module()
@@ -33,7 +55,9 @@ class VarResMAEViT(MAEViT):
     state dict has the same keys.
 
     Args: as :class:`mmpretrain.models.MAEViT`; ``img_size`` must be a
-        multiple of ``patch_size``, and so must every input.
+        multiple of ``patch_size``, and so must every input. ``mask_ratio``
+        must leave at least one patch visible and one masked at
+        ``img_size`` (checked at build time).
     """
 
     def __init__(self, arch='b', img_size=224, patch_size=16, **kwargs):
@@ -41,6 +65,7 @@ class VarResMAEViT(MAEViT):
         super().__init__(
             arch=arch, img_size=img_size, patch_size=patch_size, **kwargs)
         self.patch_size = patch_size
+        check_mask_ratio(self.mask_ratio, self.num_patches)
 
     def grid_pos_embed(self, grid: Tuple[int, int]) -> torch.Tensor:
         """``[1, 1 + h*w, C]`` position embedding for a ``grid`` of patches."""
@@ -57,8 +82,8 @@ class VarResMAEViT(MAEViT):
         """
         h, w = x.shape[-2:]
         if h % self.patch_size or w % self.patch_size:
-            raise ValueError(f'input size {h}x{w} is not a multiple of '
-                             f'patch_size={self.patch_size}')
+            raise ConfigError(f'input size {h}x{w} is not a multiple of '
+                              f'patch_size={self.patch_size}')
         tokens, grid = self.patch_embed(x)
         pos = self.grid_pos_embed(grid)
         return tokens + pos[:, 1:], self.cls_token + pos[:, :1], grid

@@ -7,6 +7,8 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch.utils.checkpoint import checkpoint
 
+from mmeff.engine.config import ConfigError
+
 
 @MODELS.register_module()
 class EMAE(MAE):
@@ -48,12 +50,12 @@ class EMAE(MAE):
         super().__init__(backbone=backbone, neck=neck, head=head, **kwargs)
         num_parts = getattr(self.backbone, 'num_parts', None)
         if num_parts is None:
-            raise ValueError('EMAE needs a backbone with parallel masking '
+            raise ConfigError('EMAE needs a backbone with parallel masking '
                              "(type='EMAEViT'), got "
                              f'{type(self.backbone).__name__}')
         if not 1 <= part_chunks <= num_parts or num_parts % part_chunks:
-            raise ValueError(f'part_chunks={part_chunks} must divide '
-                             f'num_parts={num_parts}')
+            raise ConfigError(f'part_chunks={part_chunks} must divide '
+                              f'num_parts={num_parts}')
         self.num_parts = num_parts
         self.consistency_weight = consistency_weight
         self.consistency = MODELS.build(consistency)
