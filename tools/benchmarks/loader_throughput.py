@@ -18,8 +18,8 @@ each interpolation in ``--interpolations``:
   (e) mmeff_in_ffcv: the mmeff decoder in a bare FFCV Loader (no MMPretrain
       batches), the like-for-like comparison with (c);
   (f) limit / limit_rst: the decode-only limit -- the same crop boxes (same
-      seed, epoch, order) decoded by the same compiled decoder on the same
-      number of threads, batch by batch, with nothing around it.
+      seed, epoch, order) decoded by the loader's own compiled batch kernel
+      on the same number of threads, batch by batch, with nothing around it.
 
 Each (method, size, interpolation) runs in its own process: one warm-up
 epoch (worker start, JIT compilation) then ``--timed-epochs`` timed ones
@@ -28,7 +28,7 @@ size, so pages shared between DataLoader workers count once) over the
 process tree, sampled every 0.1 s. For the mmeff methods and the limits one
 more epoch is profiled: the decoder's stages (splice of restart intervals,
 entropy decode + IDCT + colour, resize, CHW layout) in core-ms per image and
-the consumer side of ``ESSLLoader`` (waiting, copy, data samples, batch
+the consumer side of ``ESSLLoader`` (waiting, data samples, batch
 transforms) in wall ms per image.
 
 Test images: ``--num-images`` JPEGs (quality 90) of 500x375 or 375x500, cut
@@ -224,84 +224,42 @@ class DecodeLimit:
     """The decode-only limit of an :class:`ESSLLoader`.
 
     Each iteration is one epoch of the loader's own sample order and crop
-    boxes (same seed and epoch), decoded batch by batch by the same compiled
-    decoder on as many threads as the loader has workers, into one reused
-    batch buffer: no FFCV machinery, no copy, no data samples. Yields each
-    epoch's sample count.
+    boxes (same seed and epoch), decoded batch by batch by the loader's own
+    compiled batch kernel on as many threads as the loader has workers, into
+    one reused batch buffer, on the calling thread: no producer thread, no
+    queue, no data samples. Yields each epoch's sample count.
     """
 
     def __init__(self, loader):
-        import numba
-
-        from mmeff.data.essl.reader import ESSLRecords
-        records = ESSLRecords(loader.path)
         self.loader = loader
-        self.file = np.memmap(loader.path, np.uint8, mode='r')
-        meta = records.images
-        self.ptrs = meta['data_ptr'].astype(np.int64)
-        self.sizes = np.array([records._sizes[int(p)] for p in self.ptrs],
-                              np.int64)
-        self.modes = meta['mode'].astype(np.int32)
-        self.heights = meta['height'].astype(np.int32)
-        self.widths = meta['width'].astype(np.int32)
+        self.table = loader._table()
         out_h, out_w = loader.output_size
-        batch = loader.batch_size
-        self.out = np.zeros((batch, 3, out_h, out_w), np.uint8)
-        self.scratch = np.zeros(
-            (batch, int((self.heights.astype(np.int64) *
-                         self.widths).max()) * 3), np.uint8)
-        self.status = np.zeros(batch, np.int32)
-        numba.set_num_threads(loader.num_workers)
-        self.kernel = _limit_kernel()
+        self.out = np.zeros((loader.batch_size, 3, out_h, out_w), np.uint8)
+        self.status = np.zeros(loader.batch_size, np.int32)
 
     def __iter__(self):
-        loader, dec = self.loader, self.loader.decoder
-        from mmeff.data.essl._lib import INTERPOLATION
+        import numba
+
+        from mmeff.data.essl.decoders import batch_kernel, kernel_args
+        loader, t = self.loader, self.table
+        kernel = batch_kernel(loader.decoder)
+        args = kernel_args(loader.decoder)
+        numba.set_num_threads(loader.num_workers)
         epoch = loader.epoch
         loader.epoch += 1
         order = loader.order.sample_order(epoch)[:len(loader) *
                                                  loader.batch_size]
-        a0, a1, a2, a3, a4 = dec.box_args()
-        self.kernel(self.file.ctypes.data, self.ptrs, self.sizes, self.modes,
-                    self.heights, self.widths, order, loader.batch_size,
-                    np.uint64(loader.seed), np.uint64(epoch), a0, a1, a2, a3,
-                    np.int64(a4), self.out, self.scratch, self.status,
-                    np.int32(INTERPOLATION[dec.interpolation]))
-        yield len(order)
-
-
-_KERNEL = []
-
-
-def _limit_kernel():
-    if _KERNEL:
-        return _KERNEL[0]
-    import numba
-
-    from mmeff.data.essl._lib import essl_decode_crop
-    from mmeff.data.essl.decoders import random_resized_crop_box, sample_key
-    box = numba.njit(nogil=True)(random_resized_crop_box)
-
-    @numba.njit(parallel=True, nogil=True)
-    def kernel(base, ptrs, sizes, modes, heights, widths, order, batch, seed,
-               epoch, a0, a1, a2, a3, a4, out, scratch, status, interp):
-        out_h, out_w = out.shape[2], out.shape[3]
-        for start in range(0, len(order), batch):
-            m = min(batch, len(order) - start)
-            for j in numba.prange(m):
-                s = order[start + j]
-                top, left, h, w = box(heights[s], widths[s], a0, a1, a2, a3,
-                                      a4, sample_key(seed, epoch, s))
-                status[j] = essl_decode_crop(
-                    base + ptrs[s], sizes[s], modes[s], heights[s],
-                    widths[s], top, left, h, w, scratch[j].ctypes.data,
-                    scratch.shape[1], out[j].ctypes.data, out_h, out_w,
-                    interp, 1, 0, 1)
-            if (status[:m] != 0).any():
+        order = order.astype(np.int64)
+        for start in range(0, len(order), loader.batch_size):
+            samples = order[start:start + loader.batch_size]
+            n = len(samples)
+            kernel(t['file'].ctypes.data, t['ptrs'], t['sizes'], t['modes'],
+                   t['heights'], t['widths'], samples,
+                   np.uint64(loader.seed), np.uint64(epoch), *args[:5],
+                   self.out[:n], t['scratch'], self.status[:n], *args[5:])
+            if self.status[:n].any():
                 raise RuntimeError('decode failed')
-
-    _KERNEL.append(kernel)
-    return kernel
+        yield len(order)
 
 
 def decode_floor(image_dir, limit=1000, repeats=3):
@@ -422,6 +380,27 @@ def write_files(args):
     return image_dir, files[0], files[args.restart_interval]
 
 
+def writer_throughput(image_dir, args, imagenet_images=1_281_167,
+                      processes=32):
+    """Images/s of one writer process on the benchmark images (check pass,
+    resize to 500 px, JPEG with restart markers), and the ImageNet-1K train
+    conversion time it implies on ``processes`` processes."""
+    import tempfile
+
+    from mmeff.data.essl import write_essl
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        write_essl(image_dir, osp.join(tmp, 'w.beton'), write_mode='jpg',
+                   max_resolution=500, jpeg_quality=args.jpeg_quality,
+                   progress=False, num_workers=1,
+                   restart_interval=args.restart_interval)
+        rate = args.num_images / (time.perf_counter() - t0)
+    return dict(images_per_s_one_process=round(rate, 1),
+                imagenet_train_minutes=round(
+                    imagenet_images / (rate * processes) / 60, 1),
+                processes=processes)
+
+
 def record_bytes(path):
     """Bytes of all image records (the file itself is padded to pages)."""
     from mmeff.data.essl.reader import ESSLRecords
@@ -489,7 +468,8 @@ def main():
         results=table, ratios=_ratios(table, args),
         record_bytes=dict(sizes, ratio=round(
             sizes['restart_intervals'] / sizes['plain'], 4)),
-        decode_ms_per_image_one_thread=decode_floor(image_dir))
+        decode_ms_per_image_one_thread=decode_floor(image_dir),
+        writer=writer_throughput(image_dir, args))
     text = json.dumps(report, indent=1)
     print(text)
     if args.out:

@@ -320,3 +320,50 @@ def build_decoder(cfg):
         raise ValueError(f'decoder type must be one of {sorted(DECODERS)}, '
                          f'got {kind!r}')
     return DECODERS[kind](**cfg)
+
+
+_BATCH_KERNELS = {}
+
+
+def batch_kernel(decoder):
+    """The compiled batch decode of ``decoder``'s box type.
+
+    ``kernel(base, ptrs, sizes, modes, heights, widths, samples, seed, epoch,
+    a0, a1, a2, a3, a4, out, scratch, status, interp, dct)`` decodes records
+    ``samples`` of the file mapped at address ``base`` into ``out``
+    (``[n, 3, H, W]`` uint8), one image per thread of numba's pool, with the
+    boxes :class:`_CropDecoder` draws for ``(seed, epoch, sample)``;
+    ``status[j]`` receives each image's decoder status. Output size and box
+    parameters are arguments, so one compilation serves every resolution.
+    """
+    box_fn = type(decoder).box_fn
+    if box_fn not in _BATCH_KERNELS:
+        box = numba.njit(nogil=True)(_fresh(box_fn))
+        decode = essl_decode_crop
+
+        @numba.njit(parallel=True, nogil=True)
+        def kernel(base, ptrs, sizes, modes, heights, widths, samples, seed,
+                   epoch, a0, a1, a2, a3, a4, out, scratch, status, interp,
+                   dct):
+            out_h, out_w = out.shape[2], out.shape[3]
+            for j in numba.prange(len(samples)):
+                s = samples[j]
+                top, left, h, w = box(heights[s], widths[s], a0, a1, a2, a3,
+                                      a4, sample_key(seed, epoch, s))
+                status[j] = decode(
+                    base + ptrs[s], sizes[s], modes[s], heights[s],
+                    widths[s], top, left, h, w, scratch[j].ctypes.data,
+                    scratch.shape[1], out[j].ctypes.data, out_h, out_w,
+                    interp, dct, 0, 1)
+
+        _BATCH_KERNELS[box_fn] = kernel
+    return _BATCH_KERNELS[box_fn]
+
+
+def kernel_args(decoder):
+    """Box parameters and codes for :func:`batch_kernel`, typed as the
+    compiled kernel takes them."""
+    a0, a1, a2, a3, a4 = decoder.box_args()
+    return (np.float64(a0), np.float64(a1), np.float64(a2), np.float64(a3),
+            np.int64(a4), np.int32(INTERPOLATION[decoder.interpolation]),
+            np.int32(decoder.dct_scaling))

@@ -1,11 +1,16 @@
 """Iterate ESSL storage as MMPretrain batches.
 
-:class:`ESSLLoader` wraps an FFCV ``Loader`` (threads running numba-compiled
-decoders, no worker processes) and yields what MMPretrain data preprocessors
+:class:`ESSLLoader` reads an FFCV-format ESSL file through a memory map and
+decodes each batch with the crop decoders' compiled batch kernel
+(``decoders.batch_kernel``: numba threads, one image each, the GIL released)
+on a producer thread, ``batches_ahead`` batches ahead of the consumer. Each
+batch is decoded straight into a tensor of its own, so nothing is copied and
+no later batch overwrites it. It yields what MMPretrain data preprocessors
 take from a torch DataLoader with ``default_collate``:
 ``dict(inputs=uint8 [B, 3, H, W] tensor, data_samples=[DataSample])``, each
 sample carrying ``gt_label``. Batch transforms (``transforms.py``) then run on
-the batch tensor.
+the batch tensor. (FFCV's own ``Loader`` added about a third to the decode
+time of a batch on a 2-core host; ``docs/essl.md`` has the measurement.)
 
 Sharding follows MMEngine's ``DefaultSampler``: one permutation per epoch,
 seeded by ``(seed, epoch)`` and identical on every rank, padded to a multiple
@@ -17,6 +22,8 @@ boxes are keyed by the same ``(seed, epoch)`` and the sample index, so a
 resumed run also replays the same crops.
 """
 import math
+import queue
+import threading
 import time
 
 import numpy as np
@@ -25,7 +32,7 @@ import torch
 from .writer import read_sidecar
 
 
-CONSUMER_STAGES = ('wait', 'copy', 'samples', 'transforms')
+CONSUMER_STAGES = ('wait', 'samples', 'transforms')
 
 
 class _ShardedOrder:
@@ -50,46 +57,6 @@ class _ShardedOrder:
         return order[self.rank:total:self.world_size].astype(np.uint64)
 
 
-class _Failure:
-
-    def __init__(self, error):
-        self.error = error
-
-
-def _epoch_iterator_class():
-    from ffcv.loader.epoch_iterator import IS_CUDA, EpochIterator
-
-    class _SafeEpochIterator(EpochIterator):
-        """FFCV's epoch thread, but an error in it reaches the consumer.
-
-        FFCV 1.0.2 lets an exception end its thread silently, leaving the
-        training loop blocked on the batch queue forever.
-        """
-
-        def run(self):
-            try:
-                super().run()
-            except BaseException as err:  # noqa: B902  re-raised below
-                self.output_queue.put(_Failure(err))
-
-        def __next__(self):
-            result = self.output_queue.get()
-            if isinstance(result, _Failure):
-                self.close()
-                raise RuntimeError(
-                    f'ESSL loader failed reading {self.loader.reader._fname}: '
-                    f'{result.error}') from result.error
-            if result is None:
-                self.close()
-                raise StopIteration()
-            slot, result = result
-            if IS_CUDA:
-                self.current_stream.wait_stream(self.cuda_streams[slot])
-            return result
-
-    return _SafeEpochIterator
-
-
 def _label_samples(sample_type, labels):
     """One ``DataSample`` per label, each holding a 1-element int64
     ``gt_label`` as ``set_gt_label`` makes it, without its per-call
@@ -101,10 +68,6 @@ def _label_samples(sample_type, labels):
         sample.set_field(row, 'gt_label', dtype=torch.Tensor)
         samples.append(sample)
     return samples
-
-
-def _EpochIterator(loader, order):  # noqa: N802  class factory
-    return _epoch_iterator_class()(loader, order)
 
 
 class ESSLDatasetInfo:
@@ -146,7 +109,8 @@ class ESSLLoader:
         seed (int): shuffling seed, the same on every rank.
         rank, world_size (int, optional): this shard (default: MMEngine's
             distributed state).
-        os_cache (bool): read through the page cache (FFCV's ``os_cache``).
+        os_cache (bool): records are read through the page cache (a memory
+            map); only ``True`` is accepted.
         batches_ahead (int): batches decoded ahead of the consumer.
     """
 
@@ -177,17 +141,19 @@ class ESSLLoader:
         if not 0 <= self.rank < self.world_size:
             raise ValueError(f'rank {self.rank} outside world size '
                              f'{self.world_size}')
-        self.os_cache = os_cache
-        self.batches_ahead = batches_ahead
+        if not os_cache:
+            raise ValueError(f'{path}: os_cache=False is not supported; ESSL '
+                             'files are read through the page cache')
+        self.batches_ahead = max(1, int(batches_ahead))
         self.epoch = 0
         # Seconds the consumer side spends per stage, summed over batches:
-        # waiting for decoded batches, copying them out, packing the data
-        # samples, batch transforms (what a profile of the loader reads).
+        # waiting for decoded batches, packing the data samples, batch
+        # transforms (what a profile of the loader reads).
         self.stage_seconds = dict.fromkeys(CONSUMER_STAGES, 0.0)
         self.sampler = _EpochSetter(self)
         self.order = _ShardedOrder(len(self.dataset), self.seed, self.shuffle,
                                    self.rank, self.world_size)
-        self._ffcv = None
+        self._records = None
 
     # Epoch and resolution control --------------------------------------
     def set_epoch(self, epoch):
@@ -201,9 +167,8 @@ class ESSLLoader:
         """Change the decoded size; takes effect at the next ``iter()``."""
         from .decoders import _pair
         size = _pair(size, 'output size')
-        if size != self.decoder.output_size:
-            self.decoder.output_size = size
-            self._ffcv = None  # the pipeline is recompiled for the new shape
+        # The batch kernel takes the size as an argument: nothing recompiles.
+        self.decoder.output_size = size
 
     def set_randaugment_magnitude(self, magnitude):
         """Set every BatchRandAugment's magnitude (0-10); returns how many."""
@@ -222,73 +187,49 @@ class ESSLLoader:
             return per_rank // self.batch_size
         return math.ceil(per_rank / self.batch_size)
 
-    def _build(self):
-        from ffcv.fields.basics import IntDecoder
-        from ffcv.loader import Loader, OrderOption
-
-        from . import field  # noqa: F401  registers the field type
-        # FFCV sets torch's intra-op threads to its worker count; the model
-        # should keep the process's setting.
-        threads = torch.get_num_threads()
-        try:
-            loader = Loader(self.path, batch_size=self.batch_size,
-                            num_workers=self.num_workers,
-                            order=OrderOption.SEQUENTIAL,
-                            drop_last=self.drop_last, os_cache=self.os_cache,
-                            batches_ahead=self.batches_ahead,
-                            pipelines=dict(image=[self.decoder],
-                                           label=[IntDecoder()]))
-        finally:
-            torch.set_num_threads(threads)
-        loader.traversal_order = self.order
-        loader.first_traversal_order = self.order.sample_order(0)
-        return loader
+    def _table(self):
+        """The file's record table and memory map, read once."""
+        if self._records is None:
+            from .reader import ESSLRecords
+            table = ESSLRecords(self.path).table()
+            table['file'] = np.memmap(self.path, np.uint8, mode='r')
+            table['scratch'] = np.zeros(
+                (self.batch_size,
+                 int((table['heights'].astype(np.int64) *
+                      table['widths']).max()) * 3), np.uint8)
+            self._records = table
+        return self._records
 
     def __iter__(self):
-        from ffcv.pipeline.compiler import Compiler
-        if self._ffcv is None:
-            self._ffcv = self._build()
-        loader = self._ffcv
         order = self.order.sample_order(self.epoch)
-        self.decoder.set_rng(self.seed, self.epoch)
+        order = order[:len(self) * self.batch_size].astype(np.int64)
+        producer = _BatchProducer(self, order, self.epoch)
         self.epoch += 1
-        loader.next_epoch = self.epoch
-        threads = torch.get_num_threads()
-        try:
-            # FFCV's Loader.__iter__, with an iterator that reports errors.
-            Compiler.set_num_threads(loader.num_workers)
-            iterator = _EpochIterator(loader, order[:len(self) *
-                                                    self.batch_size])
-        finally:
-            torch.set_num_threads(threads)
-        return self._batches(iterator)
+        return self._batches(producer)
 
-    def _raise_for_damaged_record(self):
-        record = self.decoder.failed_record
-        if record is not None:
-            self.decoder.failure[:] = 0
-            raise RuntimeError(
-                f'{self.path}: record {record} is damaged (its JPEG data or '
-                'restart markers do not decode); rewrite the file from the '
-                'source images') from None
+    def _raise_for_damaged_record(self, record):
+        raise RuntimeError(
+            f'{self.path}: record {record} is damaged (its JPEG data or '
+            'restart markers do not decode); rewrite the file from the '
+            'source images')
 
-    def _batches(self, iterator):
+    def _batches(self, producer):
         from mmpretrain.structures import DataSample
         clock, spent = time.perf_counter, self.stage_seconds
+        producer.start()
         try:
             while True:
                 start = clock()
-                try:
-                    images, labels = next(iterator)
-                except StopIteration:
+                item = producer.batches.get()
+                if item is None:
                     return
-                except RuntimeError:
-                    self._raise_for_damaged_record()
-                    raise
+                if isinstance(item, BaseException):
+                    raise RuntimeError(f'ESSL loader failed reading '
+                                       f'{self.path}: {item}') from item
+                inputs, labels, damaged = item
+                if damaged is not None:
+                    self._raise_for_damaged_record(damaged)
                 got = clock()
-                # FFCV reuses its buffers: copy out (already NCHW).
-                inputs = torch.from_numpy(images.copy())
-                copied = clock()
                 samples = _label_samples(DataSample, labels)
                 packed = clock()
                 batch = dict(inputs=inputs, data_samples=samples)
@@ -296,13 +237,76 @@ class ESSLLoader:
                     batch = transform(batch)
                 done = clock()
                 spent['wait'] += got - start
-                spent['copy'] += copied - got
-                spent['samples'] += packed - copied
+                spent['samples'] += packed - got
                 spent['transforms'] += done - packed
                 yield batch
         finally:
-            # Stops FFCV's decode thread when a consumer leaves early.
-            iterator.close()
+            # Stops the producer when a consumer leaves early.
+            producer.stop()
+
+
+class _BatchProducer(threading.Thread):
+    """Decodes one epoch's batches into ``batches`` (a bounded queue):
+    ``(inputs, labels, damaged record or None)`` per batch, then ``None``;
+    an exception is put in place of a batch."""
+
+    def __init__(self, loader, order, epoch):
+        super().__init__(daemon=True)
+        self.loader, self.order, self.epoch = loader, order, epoch
+        self.batches = queue.Queue(loader.batches_ahead)
+        self._stopped = threading.Event()
+
+    def stop(self):
+        self._stopped.set()
+        while self.is_alive():  # unblock a put on a full queue
+            try:
+                self.batches.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        self.join()
+
+    def _put(self, item):
+        while not self._stopped.is_set():
+            try:
+                self.batches.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+    def run(self):
+        try:
+            self._decode_all()
+        except BaseException as err:  # noqa: B902  reaches the consumer
+            self._put(err)
+
+    def _decode_all(self):
+        import numba
+
+        from .decoders import batch_kernel, kernel_args
+        loader = self.loader
+        t = loader._table()
+        kernel = batch_kernel(loader.decoder)
+        a0, a1, a2, a3, a4, interp, dct = kernel_args(loader.decoder)
+        out_h, out_w = loader.decoder.output_size
+        seed, epoch = np.uint64(loader.seed % 2**64), np.uint64(self.epoch)
+        numba.set_num_threads(min(loader.num_workers,
+                                  numba.config.NUMBA_NUM_THREADS))
+        base = t['file'].ctypes.data
+        for start in range(0, len(self.order), loader.batch_size):
+            samples = self.order[start:start + loader.batch_size]
+            inputs = torch.empty((len(samples), 3, out_h, out_w),
+                                 dtype=torch.uint8)
+            status = np.zeros(len(samples), np.int32)
+            kernel(base, t['ptrs'], t['sizes'], t['modes'], t['heights'],
+                   t['widths'], samples, seed, epoch, a0, a1, a2, a3, a4,
+                   inputs.numpy(), t['scratch'], status, interp, dct)
+            bad = np.flatnonzero(status)
+            damaged = int(samples[bad[0]]) if len(bad) else None
+            if not self._put((inputs, t['labels'][samples], damaged)) or \
+                    damaged is not None:
+                return
+        self._put(None)
 
 
 def build_essl_loader(cfg, seed=None):

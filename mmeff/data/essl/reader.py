@@ -28,6 +28,17 @@ class ESSLRecords:
     def __len__(self):
         return int(self.reader.num_samples)
 
+    def table(self):
+        """Per-record arrays the compiled loader reads: ``ptrs``, ``sizes``
+        (bytes), ``modes``, ``heights``, ``widths`` and ``labels``."""
+        ptrs = self.images['data_ptr'].astype(np.int64)
+        sizes = np.array([self._sizes[p] for p in ptrs.tolist()], np.int64)
+        return dict(ptrs=ptrs, sizes=sizes,
+                    modes=self.images['mode'].astype(np.int32),
+                    heights=self.images['height'].astype(np.int32),
+                    widths=self.images['width'].astype(np.int32),
+                    labels=self.labels.astype(np.int64).reshape(-1))
+
     def raw_bytes(self, index):
         ptr = int(self.images[index]['data_ptr'])
         return np.fromfile(self.path, np.uint8, count=self._sizes[ptr],

@@ -186,3 +186,45 @@ def test_reading_essl_keeps_torch_threads(fmnist_beton):
     result = run_tool([PYTHON, '-c', code])
     assert result.returncode == 0, result.stderr[-2000:]
     assert 'threads 2' in result.stdout
+
+
+@pytest.mark.parametrize('interpolation', ['bilinear', 'bicubic'])
+def test_batches_are_the_decoder_output_and_labels_unchanged(
+        photo_beton, interpolation):
+    """The loader adds nothing to the decoder's pixels: every batch equals the
+    records decoded one by one with the same boxes, and each data sample's
+    gt_label is what ``set_gt_label`` makes."""
+    import numba
+
+    from mmeff.data.essl import _lib
+    from mmeff.data.essl.decoders import random_resized_crop_box, sample_key
+    box_of = numba.njit(random_resized_crop_box)  # as the loader runs it
+    loader = _loader(photo_beton, shuffle=True, seed=3, batch_size=4,
+                     decoder=dict(type='RandomResizedCrop', scale=(24, 32),
+                                  interpolation=interpolation))
+    records = ESSLRecords(photo_beton)
+    box_args = loader.decoder.box_args()
+    epoch = 1
+    loader.set_epoch(epoch)
+    order = loader.order.sample_order(epoch)
+    batches = list(loader)
+    assert sum(len(b['inputs']) for b in batches) == len(loader) * 4
+    scratch = np.empty(500 * 500 * 3, np.uint8)
+    seen = 0
+    for batch in batches:
+        for image, sample in zip(batch['inputs'], batch['data_samples']):
+            index = int(order[seen])
+            seen += 1
+            rec = records.images[index]
+            h, w = int(rec['height']), int(rec['width'])
+            box = box_of(h, w, *box_args,
+                         np.uint64(sample_key(3, epoch, index)))
+            want = np.zeros((3, 24, 32), np.uint8)
+            assert _lib.decode_crop(
+                records.raw_bytes(index), int(rec['mode']), h, w, box,
+                scratch, want, _lib.INTERPOLATION[interpolation],
+                channels_first=True) == _lib.OK
+            assert torch.equal(image, torch.from_numpy(want))
+            ref = DataSample().set_gt_label(int(records.labels[index]))
+            assert torch.equal(sample.gt_label, ref.gt_label)
+            assert sample.gt_label.dtype == ref.gt_label.dtype
