@@ -119,6 +119,7 @@ def configure(config, args, work_dir):
             cfg.optim_wrapper.pop(key, None)
     if args.compile:
         cfg.compile = dict(dynamic=False)
+        cfg.custom_hooks.append(dict(type='CompiledStepHook'))
     return cfg
 
 
@@ -216,7 +217,8 @@ def parse_args(argv=None):
     parser.add_argument('--bf16', action='store_true',
                         help='bf16 autocast without a loss scaler')
     parser.add_argument('--compile', action='store_true',
-                        help="the Runner's compile=dict(dynamic=False)")
+                        help="the Runner's compile=dict(dynamic=False) "
+                        'with CompiledStepHook')
     parser.add_argument('--cfg-options', nargs='+', default=None,
                         help='override settings, e.g. a.b=1')
     parser.add_argument('--threads', type=int,

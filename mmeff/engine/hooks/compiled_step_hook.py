@@ -70,12 +70,9 @@ class CompiledStepHook(Hook):
             return
         graphs = _dynamo_graph_count()
         if graphs != self.graphs:
-            shape = tuple(data_batch['inputs'].shape) if isinstance(
-                data_batch, dict) and hasattr(data_batch.get('inputs'),
-                                              'shape') else None
             runner.logger.info(
                 f'CompiledStepHook: {graphs - self.graphs} new graph(s) at '
-                f'iteration {runner.iter + 1} (input {shape}); '
-                f'{graphs} in all, limit {self.max_graphs} per frame')
+                f'iteration {runner.iter + 1}; {graphs} in all, at most '
+                f'{self.max_graphs} per compiled function')
             self.graphs = graphs
         runner.message_hub.update_scalar('train/compiled_graphs', graphs)
