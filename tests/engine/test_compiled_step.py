@@ -23,7 +23,7 @@ def losses(config, work_dir, data_root, compiled, backend='inductor',
     cfg = Config.fromfile(osp.join(CONFIGS, config))
     cfg.train_dataloader.dataset.data_root = data_root
     cfg.work_dir = str(work_dir)
-    cfg.experiment_name = f'compiled_step_{osp.basename(work_dir)}'
+    cfg.experiment_name = 'compiled_step' + str(work_dir).replace('/', '_')
     cfg.default_hooks.checkpoint = None
     cfg.merge_from_dict(changes)
     cfg.custom_hooks = [h for h in cfg.custom_hooks

@@ -30,7 +30,8 @@ def train(work_dir, data_root, buffered, checkpoint=None):
     cfg = Config.fromfile(CONFIG)
     cfg.train_dataloader.dataset.data_root = data_root
     cfg.work_dir = str(work_dir)
-    cfg.experiment_name = f'runtime_info_{osp.basename(work_dir)}'
+    # MMEngine keeps one message hub per experiment name, process-wide.
+    cfg.experiment_name = 'runtime_info' + str(work_dir).replace('/', '_')
     cfg.train_cfg.max_epochs = 2
     cfg.default_hooks.logger.interval = 3  # 5 iterations an epoch
     cfg.default_hooks.checkpoint = checkpoint

@@ -1,4 +1,4 @@
-"""Merged param groups and bf16 without a scaler: the same update, less work."""
+"""Merged param groups, bf16 without a scaler: same update, less work."""
 import torch
 from mmengine.optim import build_optim_wrapper
 from mmpretrain.registry import MODELS

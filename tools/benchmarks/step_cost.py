@@ -252,7 +252,8 @@ def main(argv=None):
     device = torch.cuda.get_device_name() if torch.cuda.is_available() \
         else 'cpu'
     report = json.dumps(dict(
-        device=device, torch=torch.__version__, threads=torch.get_num_threads(),
+        device=device, torch=torch.__version__,
+        threads=torch.get_num_threads(),
         compile=args.compile, amp='bf16' if args.bf16 else
         ('fp16' if args.amp else None), rounds=args.rounds,
         iters=args.iters, results=results), indent=2)

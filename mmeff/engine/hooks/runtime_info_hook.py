@@ -19,7 +19,8 @@ class BufferedRuntimeInfoHook(RuntimeInfoHook):
     iteration, so the hub's keys keep MMEngine's order). Between those points
     the hub's ``train/<loss>`` history lags by up to one logging interval;
     everything LoggerHook prints and writes is unchanged. Use it through
-    ``default_hooks = dict(runtime_info=dict(type='BufferedRuntimeInfoHook'))``.
+    ``default_hooks = dict(runtime_info=dict(
+    type='BufferedRuntimeInfoHook'))``.
     """
 
     def before_train(self, runner):

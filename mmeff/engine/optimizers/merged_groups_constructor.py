@@ -28,10 +28,10 @@ class MergedGroupsOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     tokens) MMEngine puts every parameter in its own param group, and
     PyTorch's optimizers loop over groups in Python, so the foreach/fused
     AdamW kernels run once per parameter (a few hundred times a step for a
-    ViT-B MAE) and the step's fixed cost grows with the parameter count. The update of
-    every parameter is unchanged (each keeps its lr, decay and other
-    multipliers); parameter schedulers scale every group alike. Optimizer
-    state saved with one layout does not load into the other.
+    ViT-B MAE) and the step's fixed cost grows with the parameter count.
+    The update of every parameter is unchanged (each keeps its lr, decay
+    and other multipliers); parameter schedulers scale every group alike.
+    Optimizer state saved with one layout does not load into the other.
     """
 
     def add_params(self, params, module, prefix='', is_dcn_module=None):
