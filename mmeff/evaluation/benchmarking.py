@@ -1,4 +1,4 @@
-"""What the benchmarks share: time per iteration, proxy-vs-time curves.
+"""What the benchmarks share: step time and FLOPs, proxy-vs-time curves.
 
 A curve is a list of :class:`~mmeff.engine.hooks.FeatureProbeHook` points,
 ``dict(train_seconds, iterations, images_seen, knn_top1)``, in time order.
@@ -34,6 +34,23 @@ def seconds_per_iteration(cfg, warmup=3, iters=12):
         times.append(time.perf_counter() - start)
     times = sorted(times[warmup:])
     return times[len(times) // 2]
+
+
+def step_flops(model, size, batch):
+    """Forward + backward FLOPs of one training step of ``model`` at ``size``.
+
+    Counted by torch's FlopCounterMode (matrix products, convolutions,
+    attention) on ``batch`` random images; the gradients are cleared after.
+    """
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+    param = next(model.parameters())
+    images = torch.randn(batch, 3, size, size, device=param.device)
+    with FlopCounterMode(display=False) as counter:
+        losses = model.loss(images, None)
+        sum(losses.values()).backward()
+    model.zero_grad()
+    return counter.get_total_flops()
 
 
 def time_to_reach(curve, target):

@@ -30,18 +30,6 @@ CONFIGS = dict(
         'configs/curricula/mae_vit-tiny-p4_fashion-mnist_efficienttrain.py'))
 
 
-def step_flops(model, size, batch):
-    """Forward+backward FLOPs of one training step at ``size``."""
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-    images = torch.randn(batch, 3, size, size)
-    with FlopCounterMode(display=False) as counter:
-        losses = model.loss(images, None)
-        sum(losses.values()).backward()
-    model.zero_grad()
-    return counter.get_total_flops()
-
-
 def configure(name, args):
     from mmeff.engine.config import load_config
     cfg = load_config(CONFIGS[name])
@@ -111,6 +99,7 @@ def main(argv=None):
     from mmeff.apis.train import build_runner
     from mmeff.data import prepare_fashion_mnist
     from mmeff.evaluation import extract_features, knn_top1
+    from mmeff.evaluation.benchmarking import step_flops
     from mmpretrain.utils import register_all_modules
     register_all_modules()
     prepare_fashion_mnist(args.data_root)

@@ -1,8 +1,11 @@
+from .bf16_optim_wrapper import BF16OptimWrapper
 from .lars_exclusion_constructor import LARSExclusionOptimWrapperConstructor
 from .lars_sgd import LARSWrappedSGD
 from .layer_decay_constructor import BackboneLayerDecayOptimWrapperConstructor
+from .merged_groups_constructor import MergedGroupsOptimWrapperConstructor
 
 __all__ = [
-    'BackboneLayerDecayOptimWrapperConstructor',
-    'LARSExclusionOptimWrapperConstructor', 'LARSWrappedSGD'
+    'BF16OptimWrapper', 'BackboneLayerDecayOptimWrapperConstructor',
+    'LARSExclusionOptimWrapperConstructor', 'LARSWrappedSGD',
+    'MergedGroupsOptimWrapperConstructor'
 ]

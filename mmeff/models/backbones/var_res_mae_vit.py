@@ -1,6 +1,8 @@
 """MAE's ViT encoder with position embeddings that follow the input grid."""
+import functools
 from typing import Optional, Tuple
 
+import numpy as np
 import torch
 from mmpretrain.models.selfsup.mae import MAEViT
 from mmpretrain.models.utils import build_2d_sincos_position_embedding
@@ -9,10 +11,23 @@ from mmpretrain.registry import MODELS
 from mmeff.engine.config import ConfigError
 
 
-def sincos_pos_embed(grid: Tuple[int, int], dims: int, like: torch.Tensor):
-    """Fixed 2-D sin-cos embedding ``[1, 1 + h*w, dims]`` (zero cls slot)."""
+@functools.lru_cache(maxsize=64)
+def _sincos_table(grid, dims, device, dtype):
     embed = build_2d_sincos_position_embedding(grid, dims, cls_token=True)
-    return embed.to(device=like.device, dtype=like.dtype)
+    return embed.to(device=device, dtype=dtype)
+
+
+def sincos_pos_embed(grid: Tuple[int, int], dims: int, like: torch.Tensor):
+    """Fixed 2-D sin-cos embedding ``[1, 1 + h*w, dims]`` (zero cls slot).
+
+    Built once per grid, dims, device and dtype: a curriculum's step at a
+    low resolution would otherwise rebuild it (tens of small operations)
+    in the encoder and in the decoder. The table is never changed in place.
+    A compiled graph builds it once per shape anyway (no cache lookup).
+    """
+    table = _sincos_table.__wrapped__ if torch.compiler.is_compiling() \
+        else _sincos_table
+    return table(tuple(grid), dims, like.device, like.dtype)
 
 
 def check_patch_multiple(img_size, patch_size, field='img_size'):
@@ -66,6 +81,11 @@ class VarResMAEViT(MAEViT):
             arch=arch, img_size=img_size, patch_size=patch_size, **kwargs)
         self.patch_size = patch_size
         check_mask_ratio(self.mask_ratio, self.num_patches)
+        # MMPretrain hands each layer a NumPy drop-path rate; torch.compile
+        # cannot trace a branch on a NumPy scalar and breaks the graph there.
+        for module in self.modules():
+            if isinstance(getattr(module, 'drop_prob', None), np.floating):
+                module.drop_prob = float(module.drop_prob)
 
     def grid_pos_embed(self, grid: Tuple[int, int]) -> torch.Tensor:
         """``[1, 1 + h*w, C]`` position embedding for a ``grid`` of patches."""
