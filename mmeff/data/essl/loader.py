@@ -9,8 +9,8 @@ no later batch overwrites it. It yields what MMPretrain data preprocessors
 take from a torch DataLoader with ``default_collate``:
 ``dict(inputs=uint8 [B, 3, H, W] tensor, data_samples=[DataSample])``, each
 sample carrying ``gt_label``. Batch transforms (``transforms.py``) then run on
-the batch tensor. (FFCV's own ``Loader`` added about a third to the decode
-time of a batch on a 2-core host; ``docs/essl.md`` has the measurement.)
+the batch tensor. FFCV's own ``Loader`` is not used: this needs no
+compilation per output size and no copy out of reused buffers.
 
 Sharding follows MMEngine's ``DefaultSampler``: one permutation per epoch,
 seeded by ``(seed, epoch)`` and identical on every rank, padded to a multiple
