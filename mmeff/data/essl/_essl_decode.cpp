@@ -622,11 +622,6 @@ uint64_t essl_load_u64(const uint64_t* words, int i) {
   return __atomic_load_n(words + i, __ATOMIC_RELAXED);
 }
 
-// Stores v as word i (compiled code reports the record that failed).
-void essl_store_u64(uint64_t* words, int i, uint64_t v) {
-  __atomic_store_n(words + i, v, __ATOMIC_RELAXED);
-}
-
 }  // extern "C"
 
 static PyModuleDef essl_module = {PyModuleDef_HEAD_INIT, "_essl_decode",

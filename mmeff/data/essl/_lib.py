@@ -34,10 +34,6 @@ essl_load_u64 = _lib.essl_load_u64
 essl_load_u64.argtypes = [c_void_p, c_int]
 essl_load_u64.restype = c_uint64
 
-essl_store_u64 = _lib.essl_store_u64
-essl_store_u64.argtypes = [c_void_p, c_int, c_uint64]
-essl_store_u64.restype = None
-
 essl_splice_crop = _lib.essl_splice_crop
 essl_splice_crop.argtypes = [
     c_void_p, c_uint64,             # source JPEG, size

@@ -36,8 +36,7 @@ from ffcv.pipeline.allocation_query import AllocationQuery  # noqa: E402
 from ffcv.pipeline.compiler import Compiler  # noqa: E402
 from ffcv.pipeline.operation import Operation  # noqa: E402
 
-from ._lib import (INTERPOLATION, essl_decode_crop,  # noqa: E402
-                   essl_load_u64, essl_store_u64)
+from ._lib import INTERPOLATION, essl_decode_crop, essl_load_u64  # noqa: E402
 
 
 def _pair(size, name):
@@ -168,14 +167,6 @@ class _CropDecoder(Operation):
         self.dct_scaling = bool(dct_scaling)
         # (seed, epoch) read by the compiled loop at every batch.
         self.rng_state = np.zeros(2, np.uint64)
-        # 1 + the index of the last record that failed to decode (0: none).
-        self.failure = np.zeros(1, np.uint64)
-
-    @property
-    def failed_record(self):
-        """Index of the last record that failed to decode, or None."""
-        word = int(self.failure[0])
-        return word - 1 if word else None
 
     def set_rng(self, seed, epoch):
         """Key the crop boxes of the next batches by ``(seed, epoch)``."""
@@ -217,8 +208,7 @@ class _CropDecoder(Operation):
         out_h, out_w = (np.int32(s) for s in self.output_size)
         # The array's address, not the array: numba freezes captured arrays.
         rng_state = np.uint64(self.rng_state.ctypes.data)
-        failure = np.uint64(self.failure.ctypes.data)
-        load_u64, store_u64 = essl_load_u64, essl_store_u64
+        load_u64 = essl_load_u64
 
         def decode(batch_indices, my_storage, metadata, storage_state):
             destination, scratch, status = my_storage
@@ -241,7 +231,6 @@ class _CropDecoder(Operation):
             # make numba run the loop serially.
             for dst_ix in range(len(batch_indices)):
                 if status[dst_ix, 0] != 0:
-                    store_u64(failure, 0, batch_indices[dst_ix] + 1)
                     raise RuntimeError(
                         'ESSL crop decode failed: corrupt image record')
             return destination[:len(batch_indices)]

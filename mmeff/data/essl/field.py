@@ -107,8 +107,9 @@ class ESSLImageField(RGBImageField):
                          compress_probability=compress_probability)
         if not isinstance(restart_interval, int) or \
                 not 0 <= restart_interval <= 65535:
-            raise ValueError('restart_interval must be an int in [0, 65535] '
-                             f'(MCUs; 0: no markers), got {restart_interval!r}')
+            raise ValueError(
+                'restart_interval must be an int in [0, 65535] (MCUs; 0: no '
+                f'markers), got {restart_interval!r}')
         self.seed = seed
         self.restart_interval = restart_interval
 

@@ -128,8 +128,6 @@ class ESSLLoader:
                              f'got {batch_size!r}')
         self.batch_size = batch_size
         self.decoder = build_decoder(decoder)
-        # The decoder threads lay images out as torch's NCHW.
-        self.decoder.channels_first = True
         self.batch_transforms = build_batch_transforms(batch_transforms)
         self.num_workers = max(1, int(num_workers))
         self.shuffle = bool(shuffle)

@@ -228,3 +228,26 @@ def test_batches_are_the_decoder_output_and_labels_unchanged(
             ref = DataSample().set_gt_label(int(records.labels[index]))
             assert torch.equal(sample.gt_label, ref.gt_label)
             assert sample.gt_label.dtype == ref.gt_label.dtype
+
+
+def test_decoder_in_a_stock_ffcv_loader_gives_the_same_images(photo_beton):
+    """The decoders stay FFCV pipeline operations: in FFCV's own Loader
+    (sequential order, seed 0, epoch 0) they give ESSLLoader's pixels."""
+    from ffcv.fields.basics import IntDecoder
+    from ffcv.loader import Loader, OrderOption
+
+    from mmeff.data.essl.decoders import RandomResizedCropDecoder
+    decoder = dict(type='RandomResizedCrop', scale=(24, 32),
+                   interpolation='bicubic')
+    ours = _loader(photo_beton, shuffle=False, seed=0, batch_size=4,
+                   decoder=decoder, drop_last=False)
+    stock = Loader(photo_beton, batch_size=4, num_workers=2,
+                   order=OrderOption.SEQUENTIAL,
+                   pipelines=dict(image=[RandomResizedCropDecoder(
+                       (24, 32), interpolation='bicubic')],
+                       label=[IntDecoder()]))
+    for mine, (images, labels) in zip(ours, stock):
+        assert torch.equal(mine['inputs'],
+                           torch.from_numpy(images).permute(0, 3, 1, 2))
+        assert [int(s.gt_label) for s in mine['data_samples']] == \
+            labels.reshape(-1).tolist()
