@@ -4,6 +4,7 @@ A curve is a list of :class:`~mmeff.engine.hooks.FeatureProbeHook` points,
 ``dict(train_seconds, iterations, images_seen, knn_top1)``, in time order.
 """
 import copy
+import json
 import time
 
 
@@ -91,3 +92,12 @@ def plot_proxy_curves(curves, path, title, labels=None, target=None):
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def print_report(report, out=None, indent=2):
+    """Print a benchmark's JSON report and, with ``out``, write it there."""
+    text = json.dumps(report, indent=indent)
+    print(text)
+    if out:
+        with open(out, 'w') as f:
+            f.write(text + '\n')

@@ -11,7 +11,6 @@ peak memory, and EMAE/MAE ratios, for each ``part_chunks`` value asked for.
   python tools/benchmarks/emae_cost.py --tiny   # CPU smoke run, small ViT
 """
 import argparse
-import json
 import sys
 import time
 
@@ -123,13 +122,10 @@ def main(argv=None):
                     value['peak_memory_gib'] / base['peak_memory_gib'], 3))
     device = torch.cuda.get_device_name() if torch.cuda.is_available() \
         else 'cpu'
-    report = json.dumps(dict(device=device, torch=torch.__version__,
-                             batch=args.batch, results=results,
-                             ratios_to_mae=ratios), indent=2)
-    if args.out:
-        with open(args.out, 'w') as f:
-            f.write(report)
-    print(report)
+    from mmeff.evaluation.benchmarking import print_report
+    print_report(dict(device=device, torch=torch.__version__,
+                      batch=args.batch, results=results,
+                      ratios_to_mae=ratios), args.out)
     return 0
 
 

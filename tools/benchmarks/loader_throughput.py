@@ -225,26 +225,19 @@ class DecodeLimit:
 
     Each iteration is one epoch of the loader's own sample order and crop
     boxes (same seed and epoch), decoded batch by batch by the loader's own
-    compiled batch kernel on as many threads as the loader has workers, into
-    one reused batch buffer, on the calling thread: no producer thread, no
-    queue, no data samples. Yields each epoch's sample count.
+    ``decode_into`` (the compiled batch kernel, as many threads as the loader
+    has workers) into one reused batch buffer, on the calling thread: no
+    producer thread, no queue, no data samples. Yields the sample count.
     """
 
     def __init__(self, loader):
         self.loader = loader
-        self.table = loader._table()
         out_h, out_w = loader.output_size
         self.out = np.zeros((loader.batch_size, 3, out_h, out_w), np.uint8)
         self.status = np.zeros(loader.batch_size, np.int32)
 
     def __iter__(self):
-        import numba
-
-        from mmeff.data.essl.decoders import batch_kernel, kernel_args
-        loader, t = self.loader, self.table
-        kernel = batch_kernel(loader.decoder)
-        args = kernel_args(loader.decoder)
-        numba.set_num_threads(loader.num_workers)
+        loader = self.loader
         epoch = loader.epoch
         loader.epoch += 1
         order = loader.order.sample_order(epoch)[:len(loader) *
@@ -253,10 +246,7 @@ class DecodeLimit:
         for start in range(0, len(order), loader.batch_size):
             samples = order[start:start + loader.batch_size]
             n = len(samples)
-            kernel(t['file'].ctypes.data, t['ptrs'], t['sizes'], t['modes'],
-                   t['heights'], t['widths'], samples,
-                   np.uint64(loader.seed), np.uint64(epoch), *args[:5],
-                   self.out[:n], t['scratch'], self.status[:n], *args[5:])
+            loader.decode_into(samples, epoch, self.out[:n], self.status[:n])
             if self.status[:n].any():
                 raise RuntimeError('decode failed')
         yield len(order)
@@ -470,11 +460,8 @@ def main():
             sizes['restart_intervals'] / sizes['plain'], 4)),
         decode_ms_per_image_one_thread=decode_floor(image_dir),
         writer=writer_throughput(image_dir, args))
-    text = json.dumps(report, indent=1)
-    print(text)
-    if args.out:
-        with open(args.out, 'w') as f:
-            f.write(text + '\n')
+    from mmeff.evaluation.benchmarking import print_report
+    print_report(report, args.out, indent=1)
 
 
 if __name__ == '__main__':

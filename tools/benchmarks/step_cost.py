@@ -20,7 +20,6 @@ full-size step. Prints JSON (and writes ``--out``).
   python tools/benchmarks/step_cost.py --sizes 224 160 96 --bf16  # GPU
 """
 import argparse
-import json
 import os.path as osp
 import statistics
 import sys
@@ -251,16 +250,13 @@ def main(argv=None):
         results.append(summarize(run_config(config, args, work_dir)))
     device = torch.cuda.get_device_name() if torch.cuda.is_available() \
         else 'cpu'
-    report = json.dumps(dict(
+    from mmeff.evaluation.benchmarking import print_report
+    print_report(dict(
         device=device, torch=torch.__version__,
         threads=torch.get_num_threads(),
         compile=args.compile, amp='bf16' if args.bf16 else
         ('fp16' if args.amp else None), rounds=args.rounds,
-        iters=args.iters, results=results), indent=2)
-    if args.out:
-        with open(args.out, 'w') as f:
-            f.write(report)
-    print(report)
+        iters=args.iters, results=results), args.out)
     return 0
 
 

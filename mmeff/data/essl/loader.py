@@ -198,6 +198,23 @@ class ESSLLoader:
             self._records = table
         return self._records
 
+    def decode_into(self, samples, epoch, out, status):
+        """Decode records ``samples`` (int64) with epoch ``epoch``'s boxes
+        into ``out`` (``[n, 3, H, W]`` uint8) on ``num_workers`` threads;
+        ``status[j]`` gets each image's decoder status (0: ok)."""
+        import numba
+
+        from .decoders import batch_kernel, kernel_args
+        t = self._table()
+        a0, a1, a2, a3, a4, interp, dct = kernel_args(self.decoder)
+        numba.set_num_threads(min(self.num_workers,
+                                  numba.config.NUMBA_NUM_THREADS))
+        batch_kernel(self.decoder)(
+            t['file'].ctypes.data, t['ptrs'], t['sizes'], t['modes'],
+            t['heights'], t['widths'], samples, np.uint64(self.seed % 2**64),
+            np.uint64(epoch), a0, a1, a2, a3, a4, out, t['scratch'], status,
+            interp, dct)
+
     def __iter__(self):
         order = self.order.sample_order(self.epoch)
         order = order[:len(self) * self.batch_size].astype(np.int64)
@@ -279,29 +296,18 @@ class _BatchProducer(threading.Thread):
             self._put(err)
 
     def _decode_all(self):
-        import numba
-
-        from .decoders import batch_kernel, kernel_args
         loader = self.loader
-        t = loader._table()
-        kernel = batch_kernel(loader.decoder)
-        a0, a1, a2, a3, a4, interp, dct = kernel_args(loader.decoder)
         out_h, out_w = loader.decoder.output_size
-        seed, epoch = np.uint64(loader.seed % 2**64), np.uint64(self.epoch)
-        numba.set_num_threads(min(loader.num_workers,
-                                  numba.config.NUMBA_NUM_THREADS))
-        base = t['file'].ctypes.data
+        labels = loader._table()['labels']
         for start in range(0, len(self.order), loader.batch_size):
             samples = self.order[start:start + loader.batch_size]
             inputs = torch.empty((len(samples), 3, out_h, out_w),
                                  dtype=torch.uint8)
             status = np.zeros(len(samples), np.int32)
-            kernel(base, t['ptrs'], t['sizes'], t['modes'], t['heights'],
-                   t['widths'], samples, seed, epoch, a0, a1, a2, a3, a4,
-                   inputs.numpy(), t['scratch'], status, interp, dct)
+            loader.decode_into(samples, self.epoch, inputs.numpy(), status)
             bad = np.flatnonzero(status)
             damaged = int(samples[bad[0]]) if len(bad) else None
-            if not self._put((inputs, t['labels'][samples], damaged)) or \
+            if not self._put((inputs, labels[samples], damaged)) or \
                     damaged is not None:
                 return
         self._put(None)
