@@ -36,6 +36,8 @@ from ffcv.pipeline.allocation_query import AllocationQuery  # noqa: E402
 from ffcv.pipeline.compiler import Compiler  # noqa: E402
 from ffcv.pipeline.operation import Operation  # noqa: E402
 
+from ..ops.boxes import random_resized_crop_box as rrc_box  # noqa: E402
+from ..ops.boxes import splitmix64  # noqa: E402
 from ._lib import INTERPOLATION, essl_decode_crop, essl_load_u64  # noqa: E402
 
 
@@ -48,21 +50,6 @@ def _pair(size, name):
     raise ValueError(f'{name} must be an int or (h, w), got {size!r}')
 
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
-
-
-@numba.njit(nogil=True, cache=False)
-def splitmix64(state):
-    """One step of SplitMix64: ``(next_state, 64 random bits)``."""
-    state = state + _GOLDEN
-    z = state
-    z = (z ^ (z >> np.uint64(30))) * _MIX1
-    z = (z ^ (z >> np.uint64(27))) * _MIX2
-    return state, z ^ (z >> np.uint64(31))
-
-
 @numba.njit(nogil=True, cache=False)
 def sample_key(seed, epoch, index):
     """Generator state for one image of one epoch."""
@@ -72,49 +59,13 @@ def sample_key(seed, epoch, index):
     return k
 
 
-@numba.njit(nogil=True, cache=False)
-def _uniform(state, lo, hi):
-    state, bits = splitmix64(state)
-    unit = np.float64(bits >> np.uint64(11)) * (1.0 / 9007199254740992.0)
-    return state, lo + (hi - lo) * unit
-
-
-@numba.njit(nogil=True, cache=False)
-def _randint(state, n):
-    """Integer in ``[0, n)``."""
-    state, bits = splitmix64(state)
-    return state, np.int64(bits % np.uint64(n))
-
-
-def random_resized_crop_box(height, width, scale_lo, scale_hi, log_ratio_lo,
-                            log_ratio_hi, max_attempts, key):
-    """MMPretrain's ``RandomResizedCrop`` box: ``(top, left, h, w)``, drawn
-    from the generator state ``key``."""
-    area = height * width
-    state = np.uint64(key)
-    for _ in range(max_attempts):
-        state, fraction = _uniform(state, scale_lo, scale_hi)
-        state, log_ratio = _uniform(state, log_ratio_lo, log_ratio_hi)
-        target_area = fraction * area
-        aspect = np.exp(log_ratio)
-        w = int(round(np.sqrt(target_area * aspect)))
-        h = int(round(np.sqrt(target_area / aspect)))
-        if 0 < w <= width and 0 < h <= height:
-            state, top = _randint(state, height - h + 1)
-            state, left = _randint(state, width - w + 1)
-            return top, left, h, w
-    # Fall back to a central crop clamped to the aspect-ratio range.
-    in_ratio = width / height
-    if in_ratio < np.exp(log_ratio_lo):
-        w = width
-        h = int(round(w / np.exp(log_ratio_lo)))
-    elif in_ratio > np.exp(log_ratio_hi):
-        h = height
-        w = int(round(h * np.exp(log_ratio_hi)))
-    else:
-        w = width
-        h = height
-    return (height - h) // 2, (width - w) // 2, h, w
+def random_resized_crop_box(height, width, scale_lo, scale_hi, ratio_lo,
+                            ratio_hi, max_attempts, key):
+    """MMPretrain's ``RandomResizedCrop`` box ``(top, left, h, w)`` from the
+    generator state ``key``: :func:`mmeff.data.ops.boxes.random_resized_crop_box`
+    as a plain function, which each pipeline compiles afresh."""
+    return rrc_box(height, width, scale_lo, scale_hi, ratio_lo, ratio_hi,
+                   max_attempts, key)
 
 
 def center_crop_box(height, width, crop_ratio, unused0, unused1, unused2,
@@ -271,8 +222,8 @@ class RandomResizedCropDecoder(_CropDecoder):
         self.max_attempts = int(max_attempts)
 
     def box_args(self):
-        return (*self.crop_ratio_range, np.log(self.aspect_ratio_range[0]),
-                np.log(self.aspect_ratio_range[1]), self.max_attempts)
+        return (*self.crop_ratio_range, *self.aspect_ratio_range,
+                self.max_attempts)
 
 
 class CenterCropDecoder(_CropDecoder):

@@ -17,9 +17,12 @@ al., 2020) with a magnitude a hook can raise during training
 """
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from mmpretrain.registry import TRANSFORMS
+
+from ..ops.boxes import random_resized_crop_boxes
 
 _GRAY = (0.299, 0.587, 0.114)  # ITU-R 601 luma, as PIL's convert('L')
 
@@ -285,30 +288,32 @@ class BatchRandAugment:
 class BatchMultiPatchCrop:
     """EMP-SSL patches: ``num_patches`` random resized crops of every image.
 
-    Boxes follow RandomResizedCrop (area fraction in ``crop_ratio_range``,
-    log-uniform aspect ratio); each is resampled bilinearly to ``size`` with
+    Boxes are MMPretrain's RandomResizedCrop boxes
+    (:mod:`mmeff.data.ops.boxes`: area fraction in ``crop_ratio_range``,
+    log-uniform aspect ratio, rejection with a central fallback), keyed by
+    torch's generator; each is resampled bilinearly to ``size`` with
     ``roi_align``. ``inputs`` becomes a list of ``num_patches`` tensors
     ``[B, 3, size, size]``, the multi-view layout MMPretrain's
     ``SelfSupDataPreprocessor`` takes.
     """
 
     def __init__(self, num_patches, size, crop_ratio_range=(0.25, 0.25),
-                 aspect_ratio_range=(3. / 4., 4. / 3.)):
+                 aspect_ratio_range=(3. / 4., 4. / 3.), max_attempts=10):
         self.num_patches = num_patches
         self.size = (size, size) if isinstance(size, int) else tuple(size)
         self.crop_ratio_range = crop_ratio_range
         self.aspect_ratio_range = aspect_ratio_range
+        self.max_attempts = max_attempts
 
     def boxes(self, n, h, w, device):
         """``[n, 4]`` boxes (x1, y1, x2, y2) inside an ``h x w`` image."""
-        area = torch.empty(n, device=device).uniform_(*self.crop_ratio_range)
-        lo, hi = (math.log(r) for r in self.aspect_ratio_range)
-        ratio = torch.exp(torch.empty(n, device=device).uniform_(lo, hi))
-        bw = torch.sqrt(area * h * w * ratio).clamp(1, w)
-        bh = torch.sqrt(area * h * w / ratio).clamp(1, h)
-        x1 = torch.rand(n, device=device) * (w - bw)
-        y1 = torch.rand(n, device=device) * (h - bh)
-        return torch.stack([x1, y1, x1 + bw, y1 + bh], 1)
+        keys = torch.randint(-2**63, 2**63 - 1, (n,), dtype=torch.int64)
+        top, left, bh, bw = torch.from_numpy(random_resized_crop_boxes(
+            np.full(n, h, np.int64), np.full(n, w, np.int64),
+            *map(float, self.crop_ratio_range),
+            *map(float, self.aspect_ratio_range), int(self.max_attempts),
+            keys.numpy().view(np.uint64))).float().T
+        return torch.stack([left, top, left + bw, top + bh], 1).to(device)
 
     def __call__(self, batch):
         from torchvision.ops import roi_align

@@ -129,21 +129,21 @@ def key_of(seed, epoch, index):
 def test_random_resized_crop_box_follows_mmpretrain_ranges():
     lo, hi, rlo, rhi = 0.2, 1.0, 3 / 4, 4 / 3
     for index in range(500):
-        t, l, h, w = rrc_box(H, W, lo, hi, np.log(rlo), np.log(rhi), 10,
+        t, l, h, w = rrc_box(H, W, lo, hi, rlo, rhi, 10,
                              key_of(0, 0, index))
         assert 0 <= t and t + h <= H and 0 <= l and l + w <= W
         # Rounding to whole pixels moves area and ratio slightly.
         assert lo * 0.97 <= h * w / (H * W) <= hi * 1.0
         assert rlo * 0.97 <= w / h <= rhi * 1.03
     # A ratio range the image cannot hold falls back to a central crop.
-    t, l, h, w = rrc_box(100, 400, 0.9, 1.0, np.log(0.5), np.log(0.6), 10,
+    t, l, h, w = rrc_box(100, 400, 0.9, 1.0, 0.5, 0.6, 10,
                          key_of(0, 0, 0))
     assert (h, w) == (100, 60) and (t, l) == (0, 170)
 
 
 def test_crop_boxes_are_a_function_of_seed_epoch_and_index():
     def box(seed, epoch, index):
-        return rrc_box(H, W, 0.08, 1.0, np.log(3 / 4), np.log(4 / 3), 10,
+        return rrc_box(H, W, 0.08, 1.0, 3 / 4, 4 / 3, 10,
                        key_of(seed, epoch, index))
 
     assert box(3, 5, 7) == box(3, 5, 7)
