@@ -28,10 +28,10 @@ def test_recovery_reduces_the_loss(teacher_ckpt):
     mean, std = normalisation_of(model)
     targets = list(range(10))
     start, _ = recover_batch(model, targets, mean, std, image_size=16,
-                             iterations=0, rng=np.random.default_rng(0))
+                             iterations=0, rng=np.random.default_rng(4))
     final, history = recover_batch(model, targets, mean, std, image_size=16,
                                    iterations=30, jitter=2,
-                                   rng=np.random.default_rng(0))
+                                   rng=np.random.default_rng(4))
     t = torch.tensor(targets)
     assert len(history) == 30
     ce0, bn0 = objective(model, start, t)
