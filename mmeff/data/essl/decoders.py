@@ -62,8 +62,9 @@ def sample_key(seed, epoch, index):
 def random_resized_crop_box(height, width, scale_lo, scale_hi, ratio_lo,
                             ratio_hi, max_attempts, key):
     """MMPretrain's ``RandomResizedCrop`` box ``(top, left, h, w)`` from the
-    generator state ``key``: :func:`mmeff.data.ops.boxes.random_resized_crop_box`
-    as a plain function, which each pipeline compiles afresh."""
+    generator state ``key`` (the shared sampler of
+    :mod:`mmeff.data.ops.boxes`), as a plain function that each pipeline
+    compiles afresh."""
     return rrc_box(height, width, scale_lo, scale_hi, ratio_lo, ratio_hi,
                    max_attempts, key)
 

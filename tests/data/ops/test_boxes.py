@@ -19,7 +19,7 @@ from mmeff.data.ops.boxes import random_resized_crop_boxes
 DRAWS = 20_000
 DEFAULT = ((0.08, 1.0), (3 / 4, 4 / 3))
 # (H, W), crop_ratio_range, aspect_ratio_range. At 64 x 512 only areas up to
-# ~1/6 of the image fit, so about 40% of boxes are the central fallback.
+# ~1/8 of the image fit, so more than half the boxes are the fallback.
 CASES = [((32, 32), *DEFAULT), ((375, 500), *DEFAULT),
          ((224, 224), (0.25, 0.25), (3 / 4, 4 / 3)),
          ((64, 512), *DEFAULT)]
