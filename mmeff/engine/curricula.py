@@ -152,6 +152,32 @@ class ComputeSchedule:
         return sizes[min(epoch, len(sizes) - 1)]
 
 
+def efficienttrain_schedule(budget_epochs, full_size, preset='swin',
+                            stages=None, patch_size=1):
+    """The :class:`ComputeSchedule` of an EfficientTrain++ curriculum.
+
+    ``stages`` (``(begin_fraction, bandwidth)`` pairs) as given, or the
+    ``preset``'s bandwidths at 224 scaled to ``full_size`` on the patch grid.
+    Configs call it to derive ``train_cfg.max_epochs``
+    (``.total_epochs``); :class:`~mmeff.engine.hooks.EfficientTrainHook`
+    builds the same schedule.
+    """
+    if stages is not None:
+        stages = tuple((float(b), int(s)) for b, s in stages)
+    else:
+        if preset not in EFFICIENTTRAIN_PRESETS:
+            raise ScheduleError(f'preset={preset!r}; choose from '
+                                f'{sorted(EFFICIENTTRAIN_PRESETS)}')
+        begins, sizes = zip(*EFFICIENTTRAIN_PRESETS[preset])
+        sizes = scale_sizes(sizes, full_size, multiple_of=patch_size)
+        stages = tuple(zip(begins, sizes))
+    for _, size in stages:
+        if size % patch_size:
+            raise ScheduleError(f'bandwidth {size} is not a multiple of '
+                                f'the patch size {patch_size}')
+    return ComputeSchedule(stages, budget_epochs, full_size)
+
+
 def scale_sizes(sizes, full_size, reference=224, multiple_of=1):
     """Scale published sizes (at 224) to another resolution, on a grid."""
     return [max(multiple_of, int(round(s * full_size / reference /
