@@ -51,6 +51,7 @@ emae_model = dict(backbone=dict(num_parts=emae_num_parts))
 emae_auto_scale_lr = dict(base_batch_size=emae_batch_size * num_gpus)
 
 # DailyMAE's palindrome: 224 until 0.4 of the run, 192 until 0.8, then 224
+# (ramp_end=0.8 is mmeff's choice; FastSSL's README ends the ramp at 0.5)
 # (192 px = 144 patches, divisible by K=4).
 palindrome_hook = dict(type='ProgressiveResolutionHook',
                        preset='dailymae_palindrome', ramp_end=0.8)
