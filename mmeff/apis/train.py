@@ -139,15 +139,6 @@ def build_runner(cfg, loaders=('train_dataloader', 'val_dataloader')):
     from mmengine.runner import Runner
     from mmpretrain.registry import RUNNERS
     logger = MMLogger.get_current_instance()
-    if 'runner_type' in cfg:
-        runner_cls = cfg.runner_type
-        if isinstance(runner_cls, str):
-            runner_cls = RUNNERS.get(runner_cls)
-        # A runner that composes its config (DailyMAERunner) resolves it
-        # first, so the checks below see the loaders the run will build.
-        resolve = getattr(runner_cls, 'resolve_config', None)
-        if resolve is not None:
-            cfg = resolve(cfg)
     drop_amp_without_accelerator(cfg, logger)
     prepare_training_outputs(cfg, logger)
     prepare_cpu_distributed(cfg, cfg.get('launcher', 'none'))

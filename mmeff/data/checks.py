@@ -52,9 +52,19 @@ def _check_dataset_cfg(dataset):
         check_image_folder(folder)
 
 
+def _check_essl_path(loader):
+    path = loader.get('path')
+    if loader.get('type') == 'ESSLLoader' and isinstance(path, str) and \
+            not osp.isfile(path):
+        raise DatasetError(
+            f'ESSL file not found: {path} (write it with tools/'
+            'dataset_converters/essl_writer.py)')
+
+
 def check_data_paths(cfg, loaders=('train_dataloader', 'val_dataloader')):
     """Check the dataset paths of ``cfg``'s ``loaders`` before a run."""
     for name in loaders:
         loader = cfg.get(name)
         if isinstance(loader, dict):
+            _check_essl_path(loader)
             _check_dataset_cfg(loader.get('dataset'))

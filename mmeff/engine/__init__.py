@@ -4,10 +4,9 @@ from .config import ConfigError, load_config, strip_collate_scope
 from .dist import prepare_cpu_distributed
 from .hooks import *  # noqa: F401,F403
 from .optimizers import *  # noqa: F401,F403
-from .runners import DailyMAERunner, resolve_dailymae
 
 __all__ = [
-    'CheckpointError', 'ConfigError', 'DailyMAERunner',
-    'allow_mmengine_checkpoints', 'check_checkpoint', 'load_config',
-    'prepare_cpu_distributed', 'resolve_dailymae', 'strip_collate_scope'
+    'CheckpointError', 'ConfigError', 'allow_mmengine_checkpoints',
+    'check_checkpoint', 'load_config', 'prepare_cpu_distributed',
+    'strip_collate_scope'
 ]

@@ -25,22 +25,37 @@ class Stage:
     mask_ratio: Optional[float] = None
 
 
+# DailyMAE's schemes as (size, mask ratio) per stage; None keeps the model's
+# ratio. Source: erow/FastSSL, model/dres.py (DEFAULT_SCHEME, first commit,
+# 577c285), schemes 1-6: 'dailymae_ramp' is scheme 2 (160/192/224 at 0.75),
+# 'dailymae_palindrome' scheme 5, the others carry their mask ratios.
 DAILYMAE_PRESETS = {
-    'dailymae_ramp': (160, 192, 224),
-    'dailymae_palindrome': (224, 192, 224),
+    'dailymae_ramp': ((160, None), (192, None), (224, None)),
+    'dailymae_palindrome': ((224, None), (192, None), (224, None)),
+    'dailymae_ramp_mask': ((160, 0.5), (192, 0.66), (224, 0.75)),  # 1
+    'dailymae_reverse': ((224, None), (192, None), (160, None)),  # 3
+    'dailymae_ramp_mask_high': ((160, 0.75), (192, 0.8), (224, 0.85)),  # 4
+    'dailymae_palindrome_mask_high': (
+        (224, 0.75), (192, 0.75), (224, 0.85)),  # 6
 }
+# FastSSL's README example ramps over the first 400 of 800 epochs
+# (DynamicMasking.start_ramp=0, end_ramp=400, scheme=1).
+DAILYMAE_RAMP_END = 0.5
 
 
-def ramp_stages(sizes: Sequence[int], ramp_end: float):
+def ramp_stages(sizes: Sequence, ramp_end: float):
     """``sizes[:-1]`` share ``[0, ramp_end)`` evenly; the last holds after.
 
-    For three sizes the boundaries are ``ramp_end/2`` and ``ramp_end``, as in
-    DailyMAE's schedules.
+    ``sizes`` are ints or ``(size, mask_ratio)`` pairs. For three sizes the
+    boundaries are ``ramp_end/2`` and ``ramp_end``, as FastSSL's
+    ``DynamicMasking.get_config`` (stage ``i = epoch * (n - 1) // end``).
     """
     if len(sizes) < 2:
         raise ScheduleError('a ramp needs at least two sizes')
     step = ramp_end / (len(sizes) - 1)
-    return [Stage(i * step, s) for i, s in enumerate(sizes)]
+    pairs = [s if isinstance(s, (tuple, list)) else (s, None) for s in sizes]
+    return [Stage(i * step, size, ratio)
+            for i, (size, ratio) in enumerate(pairs)]
 
 
 def check_stages(stages, multiple_of=1, field='stages'):
@@ -150,6 +165,32 @@ class ComputeSchedule:
     def bandwidth(self, epoch: int) -> int:
         sizes = self.bandwidth_per_epoch
         return sizes[min(epoch, len(sizes) - 1)]
+
+
+def efficienttrain_schedule(budget_epochs, full_size, preset='swin',
+                            stages=None, patch_size=1):
+    """The :class:`ComputeSchedule` of an EfficientTrain++ curriculum.
+
+    ``stages`` (``(begin_fraction, bandwidth)`` pairs) as given, or the
+    ``preset``'s bandwidths at 224 scaled to ``full_size`` on the patch grid.
+    Configs call it to derive ``train_cfg.max_epochs``
+    (``.total_epochs``); :class:`~mmeff.engine.hooks.EfficientTrainHook`
+    builds the same schedule.
+    """
+    if stages is not None:
+        stages = tuple((float(b), int(s)) for b, s in stages)
+    else:
+        if preset not in EFFICIENTTRAIN_PRESETS:
+            raise ScheduleError(f'preset={preset!r}; choose from '
+                                f'{sorted(EFFICIENTTRAIN_PRESETS)}')
+        begins, sizes = zip(*EFFICIENTTRAIN_PRESETS[preset])
+        sizes = scale_sizes(sizes, full_size, multiple_of=patch_size)
+        stages = tuple(zip(begins, sizes))
+    for _, size in stages:
+        if size % patch_size:
+            raise ScheduleError(f'bandwidth {size} is not a multiple of '
+                                f'the patch size {patch_size}')
+    return ComputeSchedule(stages, budget_epochs, full_size)
 
 
 def scale_sizes(sizes, full_size, reference=224, multiple_of=1):

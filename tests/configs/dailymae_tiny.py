@@ -10,7 +10,6 @@ param_scheduler = [dict(type='CosineAnnealingLR', T_max=5, by_epoch=True,
                         convert_to_iter_based=True)]
 default_hooks = dict(logger=dict(interval=1))
 recorder = dict(type='InputSizeRecorderHook')
-custom_hooks = [dict(type='EpochSeedHook'), recorder]
-dailymae_components = dict(loader=dict(
-    essl=dict(train_dataloader=dict(path=None, num_workers=1)),
-    stock=dict(train_dataloader=dict(num_workers=1))))
+custom_hooks = [dict(type='EpochSeedHook'), recorder,
+                {{_base_.palindrome_hook}}]
+train_dataloader = dict(path=None, num_workers=1)

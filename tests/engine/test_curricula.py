@@ -70,3 +70,33 @@ def test_lr_follows_warmup_then_cosine():
 def test_scale_sizes_to_small_resolutions_on_the_patch_grid():
     assert scale_sizes([96, 160, 224], 32, multiple_of=4) == [12, 24, 32]
     assert scale_sizes([224, 192, 224], 32, multiple_of=4) == [32, 28, 32]
+
+
+def test_dailymae_presets_are_fastssl_schemes():
+    """erow/FastSSL model/dres.py DEFAULT_SCHEME (res, mask_ratio) 1-6."""
+    from mmeff.engine.curricula import DAILYMAE_PRESETS, DAILYMAE_RAMP_END
+    assert DAILYMAE_PRESETS['dailymae_ramp_mask'] == (
+        (160, 0.5), (192, 0.66), (224, 0.75))  # scheme 1
+    assert [s for s, _ in DAILYMAE_PRESETS['dailymae_ramp']] == [160, 192,
+                                                                224]  # 2
+    assert [s for s, _ in DAILYMAE_PRESETS['dailymae_reverse']] == [224, 192,
+                                                                   160]  # 3
+    assert DAILYMAE_PRESETS['dailymae_ramp_mask_high'] == (
+        (160, 0.75), (192, 0.8), (224, 0.85))  # scheme 4
+    assert [s for s, _ in DAILYMAE_PRESETS['dailymae_palindrome']] == [
+        224, 192, 224]  # scheme 5
+    assert DAILYMAE_PRESETS['dailymae_palindrome_mask_high'] == (
+        (224, 0.75), (192, 0.75), (224, 0.85))  # scheme 6
+    # README: DynamicMasking.start_ramp=0 end_ramp=400 of 800 epochs.
+    assert DAILYMAE_RAMP_END == 400 / 800
+
+
+def test_ramp_with_mask_ratios_follows_fastssl_stage_index():
+    from mmeff.engine.curricula import DAILYMAE_PRESETS
+    stages = ramp_stages(DAILYMAE_PRESETS['dailymae_ramp_mask'], 400)
+    # FastSSL: i = epoch * (3 - 1) // 400, last stage from epoch 400 on.
+    for epoch in (0, 199, 200, 399, 400, 799):
+        size, ratio = DAILYMAE_PRESETS['dailymae_ramp_mask'][
+            min(2, epoch * 2 // 400)]
+        assert (stage_at(stages, epoch).size,
+                stage_at(stages, epoch).mask_ratio) == (size, ratio)

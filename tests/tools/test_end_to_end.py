@@ -85,7 +85,7 @@ def test_configure_sizes_each_variant(e2e, tiny_image_folder, tmp_path,
     cfg = e2e.configure(dict(
         variant=variant, toggles=flags, data_root=tiny_image_folder,
         work_dir=str(tmp_path), seed=3, probes=4, epochs=epochs))
-    assert cfg.dailymae_resolved == flags
+    assert cfg.filename.endswith(e2e.config_path(flags))
     assert cfg.randomness.seed == 3
     probe = cfg.custom_hooks[-1]
     assert probe['type'] == 'FeatureProbeHook'

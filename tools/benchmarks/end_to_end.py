@@ -1,9 +1,9 @@
 #!/usr/bin/env python
 """MAE in a day, end to end on the bundled data (CPU): what each piece buys.
 
-Four runs of the same tiny ViT, all built from
-configs/dailymae/dailymae_vit-tiny-p4_fashion-mnist.py by flipping its
-toggles (DailyMAE, Wu et al., 2024; EMAE, Li et al., 2023; EfficientTrain++,
+Four runs of the same tiny ViT, each from its plain config in
+configs/dailymae/ (dailymae_vit-tiny-p4_fashion-mnist[_<algorithm>-<loader>-
+<curriculum>].py; DailyMAE, Wu et al., 2024; EMAE, Li et al., 2023; EfficientTrain++,
 Wang et al., 2024):
 
   stock                 (a) MMPretrain's MAE: its torch loader, fixed size
@@ -53,8 +53,18 @@ WARMUP = 0.1  # of the steps, as the config's 1 of 10 epochs
 SMOKE = dict(epochs=4, train_per_class=10, val_per_class=5, probes=2)
 
 
+def config_path(flags):
+    """The config in configs/dailymae/ of a variant's ``toggles``."""
+    combination = '{}-{}-{}'.format(
+        flags['algorithm'], 'essl' if flags['essl'] else 'stock',
+        flags['curriculum'] or 'none')
+    if combination == 'emae-essl-palindrome':
+        return CONFIG
+    return CONFIG[:-len('.py')] + f'_{combination}.py'
+
+
 def toggles(variant, curriculum):
-    """The dailymae toggles of a variant."""
+    """The choices (loader, algorithm, curriculum) of a variant."""
     essl = variant != 'stock'
     algorithm = 'emae' if variant.startswith('emae') else 'mae'
     return dict(essl=essl, algorithm=algorithm,
@@ -145,17 +155,15 @@ def configure(spec):
     """The resolved config of one variant, sized to ``spec``."""
     from mmeff.engine.config import load_config
     from mmeff.engine.hooks import EfficientTrainHook
-    from mmeff.engine.runners import resolve_dailymae
-    cfg = load_config(osp.join(REPO, CONFIG), {
-        f'dailymae.{k}': v for k, v in spec['toggles'].items()})
+    cfg = load_config(osp.join(REPO, config_path(spec['toggles'])))
     root = spec['data_root']
-    nominal_epochs = cfg.train_cfg.max_epochs
-    loaders = cfg.dailymae_components.loader
-    loaders.essl.train_dataloader.path = osp.join(root, 'train.beton')
-    loaders.stock.train_dataloader.dataset.data_root = root
+    nominal_epochs = cfg.max_epochs  # the schedule a curriculum's budget is of
+    if cfg.train_dataloader.get('type') == 'ESSLLoader':
+        cfg.train_dataloader.path = osp.join(root, 'train.beton')
+    else:
+        cfg.train_dataloader.dataset.data_root = root
     for split in ('train', 'val'):
         cfg.probe_dataloaders[split].dataset.data_root = root
-    cfg = resolve_dailymae(cfg)
     cfg.work_dir = spec['work_dir']
     cfg.launcher = 'none'
     cfg.randomness = dict(seed=spec['seed'], diff_rank_seed=True)
@@ -250,13 +258,9 @@ def _prepare_data(root, train_per_class, val_per_class):
 def _epochs_for_budget(budget, data_root, num_parts):
     """MAE epochs of (a) that fill ``budget`` seconds (a multiple of K)."""
     from mmeff.engine.config import load_config
-    from mmeff.engine.runners import resolve_dailymae
     from mmeff.evaluation.benchmarking import seconds_per_iteration
-    cfg = load_config(osp.join(REPO, CONFIG), {
-        f'dailymae.{k}': v for k, v in toggles(BASELINE, None).items()})
-    cfg.dailymae_components.loader.stock.train_dataloader.dataset.data_root = \
-        data_root
-    cfg = resolve_dailymae(cfg)
+    cfg = load_config(osp.join(REPO, config_path(toggles(BASELINE, None))))
+    cfg.train_dataloader.dataset.data_root = data_root
     per_iter = seconds_per_iteration(cfg)
     images = _count_images(osp.join(data_root, 'train'))
     per_epoch = math.ceil(images / cfg.train_dataloader.batch_size)
@@ -342,8 +346,7 @@ def main(argv=None):
     probes = smoke.get('probes', args.probes)
 
     from mmeff.engine.config import load_config
-    num_parts = load_config(osp.join(REPO, CONFIG)).dailymae_components \
-        .model.emae.model.backbone.num_parts
+    num_parts = load_config(osp.join(REPO, CONFIG)).emae_num_parts
     per_iter = None
     if args.budget is not None:
         epochs, per_iter = _epochs_for_budget(args.budget, data_root,

@@ -3,9 +3,9 @@ from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
 
 from mmeff.data.ops.low_frequency_crop import low_frequency_crop, resize_crop
-from mmeff.engine.curricula import (EFFICIENTTRAIN_PRESETS, ComputeSchedule,
-                                    ScheduleError, cosine_lr_factor,
-                                    randaugment_magnitude, scale_sizes)
+from mmeff.engine.curricula import (EFFICIENTTRAIN_PRESETS, ScheduleError,
+                                    cosine_lr_factor, efficienttrain_schedule,
+                                    randaugment_magnitude)
 from .pipeline_control import set_randaugment_magnitude
 from .progressive_resolution_hook import _unwrap, patch_size_of
 
@@ -64,17 +64,9 @@ class EfficientTrainHook(Hook):
         self._handle = None
 
     def build_schedule(self, patch_size=1):
-        if self.given_stages is not None:
-            stages = tuple((float(b), int(s)) for b, s in self.given_stages)
-        else:
-            begins, sizes = zip(*EFFICIENTTRAIN_PRESETS[self.preset])
-            sizes = scale_sizes(sizes, self.full_size, multiple_of=patch_size)
-            stages = tuple(zip(begins, sizes))
-        for _, size in stages:
-            if size % patch_size:
-                raise ScheduleError(f'bandwidth {size} is not a multiple of '
-                                    f'the patch size {patch_size}')
-        return ComputeSchedule(stages, self.budget_epochs, self.full_size)
+        return efficienttrain_schedule(self.budget_epochs, self.full_size,
+                                       self.preset, self.given_stages,
+                                       patch_size)
 
     def before_train(self, runner):
         patch = patch_size_of(runner.model)

@@ -2,9 +2,10 @@
 from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
 
-from mmeff.engine.curricula import (DAILYMAE_PRESETS, ScheduleError, Stage,
-                                    check_stages, ramp_stages, scale_sizes,
-                                    stage_at)
+from mmeff.engine.curricula import (DAILYMAE_PRESETS, DAILYMAE_RAMP_END,
+                                    ScheduleError, Stage, check_stages,
+                                    ramp_stages, scale_sizes, stage_at)
+from mmeff.models.backbones.var_res_mae_vit import check_mask_ratio
 from .pipeline_control import set_output_size
 
 
@@ -37,10 +38,15 @@ class ProgressiveResolutionHook(Hook):
 
     Args:
         stages (list[dict]): ``dict(begin=..., size=..., mask_ratio=None)``.
-        preset (str): ``'dailymae_ramp'`` (160->192->224) or
-            ``'dailymae_palindrome'`` (224->192->224), with ``ramp_end``.
+        preset (str): a scheme of :data:`~mmeff.engine.curricula.
+            DAILYMAE_PRESETS` (erow/FastSSL, model/dres.py), e.g.
+            ``'dailymae_ramp'`` (160->192->224), ``'dailymae_palindrome'``
+            (224->192->224) or ``'dailymae_ramp_mask'`` (160/0.5 -> 192/0.66
+            -> 224/0.75, mask ratio per stage).
         ramp_end (float): for presets, where the last size starts (epochs or
-            fraction). Boundaries fall at ramp_end/2 and ramp_end.
+            fraction). Boundaries fall at ramp_end/2 and ramp_end. Defaults
+            to 0.5, FastSSL's README example (the ramp ends at epoch 400 of
+            800).
         scale_to (int, optional): scale a preset's sizes from 224 to this
             resolution (rounded to the patch grid), for small-image runs.
         by_epoch (bool): ``begin`` in epochs (True) or fractions (False).
@@ -48,20 +54,16 @@ class ProgressiveResolutionHook(Hook):
 
     priority = 'NORMAL'
 
-    def __init__(self, stages=None, preset=None, ramp_end=None, scale_to=None,
-                 by_epoch=False):
+    def __init__(self, stages=None, preset=None, ramp_end=DAILYMAE_RAMP_END,
+                 scale_to=None, by_epoch=False):
         if (stages is None) == (preset is None):
             raise ScheduleError('give either stages or preset')
         if preset is not None:
             if preset not in DAILYMAE_PRESETS:
                 raise ScheduleError(f'preset={preset!r}; choose from '
                                     f'{sorted(DAILYMAE_PRESETS)}')
-            if ramp_end is None:
-                raise ScheduleError(f'preset {preset!r} needs ramp_end')
-            self.preset_sizes = DAILYMAE_PRESETS[preset]
-            self.stages = ramp_stages(self.preset_sizes, ramp_end)
+            self.stages = ramp_stages(DAILYMAE_PRESETS[preset], ramp_end)
         else:
-            self.preset_sizes = None
             self.stages = [Stage(float(s['begin']), int(s['size']),
                                  s.get('mask_ratio')) for s in stages]
         self.scale_to = scale_to
@@ -82,6 +84,9 @@ class ProgressiveResolutionHook(Hook):
                 hasattr(backbone, 'num_parts'):
             raise ScheduleError('EMAE fixes the mask ratio by num_parts; '
                                 'remove mask_ratio from the stages')
+        for stage in self.stages:
+            if stage.mask_ratio is not None:
+                check_mask_ratio(stage.mask_ratio, (stage.size // patch)**2)
         if not self.by_epoch and self.stages[-1].begin >= 1:
             raise ScheduleError('with by_epoch=False, begins are fractions '
                                 'of the run and must be < 1')
