@@ -6,7 +6,8 @@ from mmpretrain.structures import DataSample
 
 from mmeff.data.essl import ESSLLoader, build_essl_loader
 from mmeff.data.essl.loader import _ShardedOrder
-from mmeff.data.essl.reader import ESSLRecords
+from mmeff.data.essl.reader import CorruptRecordError, ESSLFileError, \
+    ESSLRecords
 
 
 def _loader(path, **kw):
@@ -143,7 +144,7 @@ def test_config_errors_name_the_problem(fmnist_beton, tmp_path):
     with pytest.raises(ValueError, match='crop_ratio_range'):
         _loader(fmnist_beton, decoder=dict(type='RandomResizedCrop', scale=8,
                                            crop_ratio_range=(0.5, 2)))
-    with pytest.raises(FileNotFoundError, match='missing.beton'):
+    with pytest.raises(ESSLFileError, match='missing.beton'):
         _loader(str(tmp_path / 'missing.beton'))
     with pytest.raises(ValueError, match='batch_size'):
         _loader(fmnist_beton, batch_size=0)
@@ -156,7 +157,10 @@ def test_config_errors_name_the_problem(fmnist_beton, tmp_path):
     assert loader.shuffle is False and loader.seed == 4
 
 
-def test_a_corrupt_record_raises_instead_of_hanging(photo_beton, tmp_path):
+def test_a_record_that_does_not_decode_raises_instead_of_hanging(
+        photo_beton, tmp_path):
+    """Without checksums (verify=False) the decoder's status still stops
+    the epoch, naming file and record."""
     import shutil
     path = str(tmp_path / 'broken.beton')
     shutil.copy(photo_beton, path)
@@ -165,9 +169,9 @@ def test_a_corrupt_record_raises_instead_of_hanging(photo_beton, tmp_path):
     with open(path, 'r+b') as f:  # destroy the JPEG's SOI marker
         f.seek(ptr)
         f.write(b'\0\0\0\0')
-    loader = _loader(path, shuffle=False, batch_size=8)
-    with pytest.raises(RuntimeError, match='broken.beton: record 3 is '
-                       'damaged'):
+    loader = _loader(path, shuffle=False, batch_size=8, verify=False)
+    with pytest.raises(CorruptRecordError, match='broken.beton: record 3 is '
+                       r'corrupt \(does not decode\)'):
         for _ in loader:
             pass
 

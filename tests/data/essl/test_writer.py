@@ -11,7 +11,7 @@ from PIL import Image
 
 from mmeff.data import DatasetError
 from mmeff.data.essl import read_sidecar, write_essl
-from mmeff.data.essl.reader import ESSLRecords
+from mmeff.data.essl.reader import ESSLFileError, ESSLRecords
 from tests.helpers.tools import PYTHON, run_tool
 
 from .conftest import PHOTOS, cut_photos
@@ -183,7 +183,7 @@ def test_bad_options_are_rejected(photo_folder, tmp_path, kw, msg):
 def test_sidecar_missing_is_named(photo_beton, tmp_path):
     path = tmp_path / 'copy.beton'
     shutil.copy(photo_beton, path)
-    with pytest.raises(FileNotFoundError, match='copy.beton.meta.json'):
+    with pytest.raises(ESSLFileError, match='copy.beton.meta.json'):
         read_sidecar(str(path))
 
 
