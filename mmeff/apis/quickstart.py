@@ -66,7 +66,8 @@ def write_storage(folder, path, meta_path):
         return
     from mmeff.data.essl import write_essl
     # 28x28 grayscale: raw records cost ~2.3 KB and need no decoding.
-    write_essl(folder, path, write_mode='raw', num_workers=2, progress=False)
+    write_essl(folder, path, write_mode='raw', num_workers=2, progress=False,
+               overwrite=True)
 
 
 def run_quickstart(config=DEFAULT_CONFIG, work_dir=None, data_root=None,

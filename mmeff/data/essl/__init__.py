@@ -14,7 +14,8 @@ from .transforms import (BatchColorJitter, BatchGaussianBlur, BatchGrayscale,
 from .writer import read_sidecar, write_essl
 
 __all__ = [
-    'CorruptRecordError', 'ESSLFileError', 'ESSLRecords', 'BatchColorJitter', 'BatchGaussianBlur', 'BatchGrayscale',
+    'CorruptRecordError', 'ESSLFileError', 'ESSLRecords',
+    'BatchColorJitter', 'BatchGaussianBlur', 'BatchGrayscale',
     'BatchMultiPatchCrop', 'BatchNormalize', 'BatchRandAugment',
     'BatchRandomFlip', 'BatchSolarize', 'BatchThreeAugment', 'ESSLLoader',
     'ESSLRunner', 'build_batch_transforms', 'build_essl_loader',

@@ -33,6 +33,7 @@ def test_only_the_ffcv_module_imports_ffcv():
 def test_another_ffcv_version_is_refused(monkeypatch):
     from mmeff.data.essl import _ffcv
     monkeypatch.setattr(_ffcv.metadata, 'version', lambda name: '1.1.0')
-    with pytest.raises(ImportError, match=r'written against ffcv 1\.0\.2 .* '
-                       r'but ffcv 1\.1\.0 is installed: install ffcv==1\.0\.2'):
+    with pytest.raises(ImportError, match=r'written against ffcv 1\.0\.2 '
+                       r'.* but ffcv 1\.1\.0 is installed: install '
+                       r'ffcv==1\.0\.2'):
         _ffcv._check_version()
