@@ -61,12 +61,18 @@ def _raw_pixels(model, loader):
 
 
 def write_storage(folder, path, meta_path):
-    """(Re)write ESSL storage unless it is newer than the image folders."""
+    """(Re)write ESSL storage unless it is newer than the image folders and
+    of the current format."""
+    from mmeff.data.essl import ESSLFileError, read_sidecar, write_essl
     if osp.isfile(path) and os.stat(path).st_mtime >= os.stat(meta_path).st_mtime:
-        return
-    from mmeff.data.essl import write_essl
+        try:
+            read_sidecar(path)
+            return
+        except ESSLFileError:  # written by an older mmeff: rewrite it
+            pass
     # 28x28 grayscale: raw records cost ~2.3 KB and need no decoding.
-    write_essl(folder, path, write_mode='raw', num_workers=2, progress=False)
+    write_essl(folder, path, write_mode='raw', num_workers=2, progress=False,
+               overwrite=True)
 
 
 def run_quickstart(config=DEFAULT_CONFIG, work_dir=None, data_root=None,

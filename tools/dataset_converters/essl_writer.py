@@ -43,6 +43,8 @@ def parse_args(argv=None):
                    'decode then entropy-decodes only the crop\'s intervals')
     p.add_argument('--strict', action='store_true',
                    help='fail on the first unreadable file')
+    p.add_argument('--overwrite', action='store_true',
+                   help='replace an existing output and its sidecar')
     p.add_argument('--no-progress', action='store_true')
     return p.parse_args(argv)
 
@@ -63,7 +65,8 @@ def main(argv=None):
             smart_threshold=args.smart_threshold, num_workers=args.workers,
             chunk_size=args.chunk_size, strict=args.strict,
             progress=not args.no_progress, seed=args.seed,
-            restart_interval=args.restart_interval)
+            restart_interval=args.restart_interval,
+            overwrite=args.overwrite)
     except (OSError, ValueError) as err:
         print(f'essl_writer: error: {err}', file=sys.stderr)
         return 2

@@ -5,6 +5,7 @@ itself is imported only when a file is written or read, so projects that keep
 the stock torch DataLoader path never need it.
 """
 from .loader import ESSLLoader, build_essl_loader
+from .reader import CorruptRecordError, ESSLFileError, ESSLRecords
 from .runner import ESSLRunner
 from .transforms import (BatchColorJitter, BatchGaussianBlur, BatchGrayscale,
                          BatchMultiPatchCrop, BatchNormalize, BatchRandAugment,
@@ -13,6 +14,7 @@ from .transforms import (BatchColorJitter, BatchGaussianBlur, BatchGrayscale,
 from .writer import read_sidecar, write_essl
 
 __all__ = [
+    'CorruptRecordError', 'ESSLFileError', 'ESSLRecords',
     'BatchColorJitter', 'BatchGaussianBlur', 'BatchGrayscale',
     'BatchMultiPatchCrop', 'BatchNormalize', 'BatchRandAugment',
     'BatchRandomFlip', 'BatchSolarize', 'BatchThreeAugment', 'ESSLLoader',

@@ -1,18 +1,80 @@
-"""Import FFCV without its side effect on torch's thread count."""
-import sys
+"""The one module that imports FFCV: the names ESSL uses, behind a version
+check, with each workaround for FFCV 1.0.2's behaviour in one place.
+
+FFCV is unmaintained and its internals are not an API: a new version may
+change any name below. Everything else in ``mmeff`` takes FFCV through this
+module, so a version change is met here or refused here. Importing it is
+deferred (the package imports it only when a file is written or read), so
+projects on the stock torch DataLoader path never need FFCV.
+"""
+from importlib import metadata
 
 import torch
 
+FFCV_VERSION = '1.0.2'
 
-def import_ffcv():
-    """Import FFCV's compiler, undoing its ``torch.set_num_threads(1)``.
 
-    ``ffcv.pipeline.compiler`` sets torch's intra-op threads to 1 when first
-    imported; the model would then train on one core in every process that
-    touched ESSL storage.
+def _check_version():
+    try:
+        version = metadata.version('ffcv')
+    except metadata.PackageNotFoundError:
+        raise ImportError(
+            f'ESSL storage needs ffcv {FFCV_VERSION}, which is not installed '
+            '(tools/setup_env.sh builds it)') from None
+    if version != FFCV_VERSION:
+        raise ImportError(
+            f'ESSL storage is written against ffcv {FFCV_VERSION} (its file '
+            f'layout and pipeline internals), but ffcv {version} is '
+            f'installed: install ffcv=={FFCV_VERSION}')
+
+
+_check_version()
+
+# Workaround: ffcv.pipeline.compiler calls torch.set_num_threads(1) when
+# first imported. Without restoring the count, every process that touched
+# ESSL storage would train its model on one core.
+_threads = torch.get_num_threads()
+from ffcv.fields import IntField, RGBImageField  # noqa: E402
+from ffcv.fields.base import ARG_TYPE  # noqa: E402
+from ffcv.pipeline.allocation_query import AllocationQuery  # noqa: E402
+from ffcv.pipeline.compiler import Compiler  # noqa: E402
+from ffcv.pipeline.operation import Operation  # noqa: E402
+from ffcv.reader import Reader  # noqa: E402
+from ffcv.types import (ALLOC_TABLE_TYPE, CURRENT_VERSION,  # noqa: E402
+                        TYPE_ID_HANDLER, HeaderType)
+from ffcv.writer import DatasetWriter  # noqa: E402
+
+torch.set_num_threads(_threads)
+
+__all__ = [
+    'ALLOC_TABLE_TYPE', 'ARG_TYPE', 'AllocationQuery', 'CURRENT_VERSION',
+    'Compiler', 'DatasetWriter', 'HeaderType', 'IntField', 'Operation',
+    'RGBImageField', 'Reader', 'compile_kept_alive', 'register_field'
+]
+
+
+def register_field(type_id, field_cls):
+    """Make ``field_cls`` the handler of ``type_id`` in FFCV's global table.
+
+    Workaround: FFCV finds a field's class only through ``TYPE_ID_HANDLER``.
+    Its writer stores the id of the class it is given (255, "custom",
+    for an unlisted class) and its reader then refuses a custom field
+    without a handler, so an unregistered field writes files nobody reads.
     """
-    if 'ffcv.pipeline.compiler' in sys.modules:
-        return
-    threads = torch.get_num_threads()
-    import ffcv.pipeline.compiler  # noqa: F401
-    torch.set_num_threads(threads)
+    TYPE_ID_HANDLER[type_id] = field_cls
+
+
+_KEEP_ALIVE = []
+
+
+def compile_kept_alive(*fns):
+    """``Compiler.compile`` each of ``fns`` and keep the results forever.
+
+    Workaround: FFCV compiles a pipeline's helpers into its parallel loop;
+    when such a helper's dispatcher is collected (a pipeline rebuilt at a
+    new resolution), numba 0.68's finalizer raises ``KeyError``. One tuple
+    per pipeline build is kept for the process's life instead.
+    """
+    compiled = tuple(Compiler.compile(fn) for fn in fns)
+    _KEEP_ALIVE.append(compiled)
+    return compiled

@@ -28,17 +28,10 @@ from dataclasses import replace
 import numba
 import numpy as np
 
-from ._ffcv import import_ffcv
-
-import_ffcv()  # before any ffcv import: keeps torch's thread count
-
-from ffcv.pipeline.allocation_query import AllocationQuery  # noqa: E402
-from ffcv.pipeline.compiler import Compiler  # noqa: E402
-from ffcv.pipeline.operation import Operation  # noqa: E402
-
-from ..ops.boxes import random_resized_crop_box as rrc_box  # noqa: E402
-from ..ops.boxes import splitmix64  # noqa: E402
-from ._lib import INTERPOLATION, essl_decode_crop, essl_load_u64  # noqa: E402
+from ..ops.boxes import random_resized_crop_box as rrc_box
+from ..ops.boxes import splitmix64
+from ._ffcv import AllocationQuery, Compiler, Operation, compile_kept_alive
+from ._lib import INTERPOLATION, essl_decode_crop, essl_load_u64
 
 
 def _pair(size, name):
@@ -85,9 +78,6 @@ def _decode_one(source, mode, height, width, top, left, h, w, scratch,
                             scratch.size, destination.ctypes.data, out_h,
                             out_w, interpolation, dct_scaling, 0,
                             channels_first)
-
-
-_KEEP_ALIVE = []
 
 
 def _fresh(fn):
@@ -143,12 +133,8 @@ class _CropDecoder(Operation):
     def generate_code(self):
         mem_read = self.memory_read
         my_range = Compiler.get_iterator()
-        decode_c = Compiler.compile(_fresh(_decode_one))
-        box_c = Compiler.compile(_fresh(type(self).box_fn))
-        # Kept for the process's life (one pair per pipeline build): numba
-        # 0.68's dispatcher finalizer raises KeyError when a helper compiled
-        # into a parallel pipeline is collected.
-        _KEEP_ALIVE.append((decode_c, box_c))
+        decode_c, box_c = compile_kept_alive(_fresh(_decode_one),
+                                             _fresh(type(self).box_fn))
         a0, a1, a2, a3, a4 = self.box_args()
         a0, a1, a2, a3 = (np.float64(a) for a in (a0, a1, a2, a3))
         # numba types int closure constants as literals, one specialisation

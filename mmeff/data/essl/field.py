@@ -3,19 +3,23 @@
 FFCV 1.0.2's ``RGBImageField`` stores ``raw`` or ``jpg`` records (``smart``
 and ``proportion`` choose between them); DailyMAE's storage options add
 lossless ``png``. :class:`ESSLImageField` keeps FFCV's record layout (mode,
-width, height, data pointer), adds mode 2 = PNG, and registers itself in
-FFCV's field-type table so a file written with it reads back with it.
+width, height, data pointer), adds mode 2 = PNG and a CRC-32 of each record's
+stored bytes (what the reader, the loader and ``essl_verify.py`` check), and
+registers itself in FFCV's field-type table so a file written with it reads
+back with it.
 """
+import zlib
+
 import cv2
 import numpy as np
-from ffcv.fields import RGBImageField
-from ffcv.fields.base import ARG_TYPE
-from ffcv.types import TYPE_ID_HANDLER
+
+from ._ffcv import ARG_TYPE, RGBImageField, register_field
 
 JPEG, RAW, PNG = 0, 1, 2
 WRITE_MODES = ('raw', 'jpg', 'png', 'proportion', 'smart')
-# FFCV uses type ids 0-6 and 255; 40 is free and stays stable in files.
-ESSL_IMAGE_TYPE_ID = 40
+# FFCV uses type ids 0-6 and 255; 41 is free and stays stable in files
+# (40 was the layout without checksums, ESSL format 1).
+ESSL_IMAGE_TYPE_ID = 41
 
 
 def limit_resolution(image, max_resolution):
@@ -113,6 +117,12 @@ class ESSLImageField(RGBImageField):
         self.seed = seed
         self.restart_interval = restart_interval
 
+    @property
+    def metadata_type(self):
+        return np.dtype([('mode', '<u1'), ('width', '<u2'),
+                         ('height', '<u2'), ('data_ptr', '<u8'),
+                         ('crc32', '<u4')])
+
     def get_decoder_class(self):
         # FFCV accepts any instance of this class as the field's decoder.
         from .decoders import _CropDecoder
@@ -153,8 +163,9 @@ class ESSLImageField(RGBImageField):
                                 self.jpeg_quality, interval)
         destination['mode'] = mode
         destination['height'], destination['width'] = image.shape[:2]
+        destination['crc32'] = zlib.crc32(data)
         destination['data_ptr'], storage = malloc(data.nbytes)
         storage[:] = data
 
 
-TYPE_ID_HANDLER[ESSL_IMAGE_TYPE_ID] = ESSLImageField
+register_field(ESSL_IMAGE_TYPE_ID, ESSLImageField)

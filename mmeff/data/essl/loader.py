@@ -20,16 +20,26 @@ dataset order. ``set_epoch`` (called by ``DistSamplerSeedHook``) fixes the
 epoch, so a resumed run replays the same order. The crop decoders' random
 boxes are keyed by the same ``(seed, epoch)`` and the sample index, so a
 resumed run also replays the same crops.
+
+Integrity: the file is checked against its sidecar when the loader is made
+(``reader.open_essl``), and with ``verify=True`` every record's CRC-32 is
+checked on the producer thread before it is decoded. A record that fails
+its checksum or does not decode stops training with
+:class:`CorruptRecordError` naming the file and record, or, with
+``skip_corrupt=True``, is replaced by the next intact record; the number
+replaced is logged at the end of each epoch.
 """
 import math
 import queue
 import threading
 import time
+import zlib
 
 import numpy as np
 import torch
 
-from .writer import read_sidecar
+from ..checks import DatasetError
+from .reader import CorruptRecordError, ESSLFileError, ESSLRecords
 
 
 CONSUMER_STAGES = ('wait', 'samples', 'transforms')
@@ -112,17 +122,23 @@ class ESSLLoader:
         os_cache (bool): records are read through the page cache (a memory
             map); only ``True`` is accepted.
         batches_ahead (int): batches decoded ahead of the consumer.
+        verify (bool): check each record's CRC-32 before decoding it.
+        skip_corrupt (bool): replace a corrupt record by the next intact one
+            (counted, logged each epoch) instead of raising
+            :class:`CorruptRecordError`.
     """
 
     def __init__(self, path, batch_size, decoder, batch_transforms=(),
                  num_workers=1, shuffle=True, drop_last=None, seed=0,
-                 rank=None, world_size=None, os_cache=True, batches_ahead=2):
+                 rank=None, world_size=None, os_cache=True, batches_ahead=2,
+                 verify=True, skip_corrupt=False):
         from mmengine.dist import get_dist_info
 
-        from .decoders import build_decoder  # imports FFCV via import_ffcv
+        from .decoders import build_decoder
         from .transforms import build_batch_transforms
         self.path = path
-        self.dataset = ESSLDatasetInfo(path, read_sidecar(path))
+        self._file = ESSLRecords(path)  # checked against its sidecar
+        self.dataset = ESSLDatasetInfo(path, self._file.meta)
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f'{path}: batch_size must be a positive int, '
                              f'got {batch_size!r}')
@@ -143,6 +159,11 @@ class ESSLLoader:
             raise ValueError(f'{path}: os_cache=False is not supported; ESSL '
                              'files are read through the page cache')
         self.batches_ahead = max(1, int(batches_ahead))
+        self.verify, self.skip_corrupt = bool(verify), bool(skip_corrupt)
+        self._check_has_a_batch()
+        # Records found corrupt (kept across epochs) and how many reads
+        # were replaced in the current epoch.
+        self.corrupt, self.replaced = set(), 0
         self.epoch = 0
         # Seconds the consumer side spends per stage, summed over batches:
         # waiting for decoded batches, packing the data samples, batch
@@ -185,11 +206,20 @@ class ESSLLoader:
             return per_rank // self.batch_size
         return math.ceil(per_rank / self.batch_size)
 
+    def _check_has_a_batch(self):
+        per_rank = math.ceil(len(self.dataset) / self.world_size)
+        if len(self) == 0:
+            raise DatasetError(
+                f'{self.path}: batch_size={self.batch_size} is larger than '
+                f'the {per_rank} images per rank ({len(self.dataset)} '
+                f'records, world size {self.world_size}) and '
+                f'drop_last={self.drop_last} leaves no batch; lower '
+                'batch_size or set drop_last=False')
+
     def _table(self):
         """The file's record table and memory map, read once."""
         if self._records is None:
-            from .reader import ESSLRecords
-            table = ESSLRecords(self.path).table()
+            table = self._file.table()
             table['file'] = np.memmap(self.path, np.uint8, mode='r')
             table['scratch'] = np.zeros(
                 (self.batch_size,
@@ -219,14 +249,65 @@ class ESSLLoader:
         order = self.order.sample_order(self.epoch)
         order = order[:len(self) * self.batch_size].astype(np.int64)
         producer = _BatchProducer(self, order, self.epoch)
+        self.replaced = 0
         self.epoch += 1
         return self._batches(producer)
 
-    def _raise_for_damaged_record(self, record):
-        raise RuntimeError(
-            f'{self.path}: record {record} is damaged (its JPEG data or '
-            'restart markers do not decode); rewrite the file from the '
-            'source images')
+    def _is_intact(self, record):
+        t = self._table()
+        start = t['ptrs'][record]
+        data = t['file'][start:start + t['sizes'][record]]
+        return zlib.crc32(data) == t['crcs'][record]
+
+    def _mark_corrupt(self, record, why):
+        """Remember ``record`` as corrupt; its replacement, or raise."""
+        if not self.skip_corrupt:
+            raise CorruptRecordError(self.path, int(record), why)
+        self.corrupt.add(int(record))
+        self.replaced += 1
+        n = len(self.dataset)
+        for step in range(1, n):
+            other = (int(record) + step) % n
+            if other not in self.corrupt and (not self.verify or
+                                              self._is_intact(other)):
+                return other
+            self.corrupt.add(other)
+        raise CorruptRecordError(self.path, int(record),
+                                 'and no intact record is left')
+
+    def checked(self, samples):
+        """``samples`` with each corrupt record replaced (or raise)."""
+        samples = samples.copy()
+        for j, record in enumerate(samples.tolist()):
+            if record in self.corrupt or (self.verify and
+                                          not self._is_intact(record)):
+                samples[j] = self._mark_corrupt(record, 'checksum mismatch')
+        return samples
+
+    def decode_checked(self, samples, epoch, out):
+        """:meth:`decode_into` with corrupt records replaced; the records
+        decoded (after replacement)."""
+        samples = self.checked(samples)
+        status = np.zeros(len(samples), np.int32)
+        self.decode_into(samples, epoch, out, status)
+        bad = np.flatnonzero(status)
+        while len(bad):
+            for j in bad:
+                samples[j] = self._mark_corrupt(samples[j], 'does not decode')
+            status = np.zeros(len(bad), np.int32)
+            redo = np.empty((len(bad), *out.shape[1:]), out.dtype)
+            self.decode_into(samples[bad], epoch, redo, status)
+            out[bad] = redo
+            bad = bad[np.flatnonzero(status)]
+        return samples
+
+    def _report_replaced(self):
+        if self.replaced:
+            from mmengine.logging import MMLogger
+            MMLogger.get_current_instance().warning(
+                f'{self.path}: {self.replaced} read(s) of corrupt records '
+                f'replaced by intact ones this epoch (records '
+                f'{sorted(self.corrupt)}); essl_verify.py lists them')
 
     def _batches(self, producer):
         from mmpretrain.structures import DataSample
@@ -237,13 +318,14 @@ class ESSLLoader:
                 start = clock()
                 item = producer.batches.get()
                 if item is None:
+                    self._report_replaced()
                     return
+                if isinstance(item, ESSLFileError):
+                    raise item
                 if isinstance(item, BaseException):
                     raise RuntimeError(f'ESSL loader failed reading '
                                        f'{self.path}: {item}') from item
-                inputs, labels, damaged = item
-                if damaged is not None:
-                    self._raise_for_damaged_record(damaged)
+                inputs, labels = item
                 got = clock()
                 samples = _label_samples(DataSample, labels)
                 packed = clock()
@@ -262,8 +344,8 @@ class ESSLLoader:
 
 class _BatchProducer(threading.Thread):
     """Decodes one epoch's batches into ``batches`` (a bounded queue):
-    ``(inputs, labels, damaged record or None)`` per batch, then ``None``;
-    an exception is put in place of a batch."""
+    ``(inputs, labels)`` per batch, then ``None``; an exception is put in
+    place of a batch."""
 
     def __init__(self, loader, order, epoch):
         super().__init__(daemon=True)
@@ -303,12 +385,9 @@ class _BatchProducer(threading.Thread):
             samples = self.order[start:start + loader.batch_size]
             inputs = torch.empty((len(samples), 3, out_h, out_w),
                                  dtype=torch.uint8)
-            status = np.zeros(len(samples), np.int32)
-            loader.decode_into(samples, self.epoch, inputs.numpy(), status)
-            bad = np.flatnonzero(status)
-            damaged = int(samples[bad[0]]) if len(bad) else None
-            if not self._put((inputs, labels[samples], damaged)) or \
-                    damaged is not None:
+            samples = loader.decode_checked(samples, self.epoch,
+                                            inputs.numpy())
+            if not self._put((inputs, labels[samples])):
                 return
         self._put(None)
 

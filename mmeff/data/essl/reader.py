@@ -1,23 +1,130 @@
-"""Random access to single ESSL records, decoded in full (inspection, tests).
+"""Open ESSL files checked against their sidecar; single records, decoded.
+
+Every way in (:class:`ESSLRecords`, :class:`ESSLLoader`,
+``essl_verify.py``) opens a file through :func:`open_essl`, which checks
+that the file and its sidecar exist, that the file is FFCV's format, that
+its size is the one the sidecar records and that its header, field table,
+record index and allocation table hash to the sidecar's ``index_crc32``.
+Each failure is one :class:`ESSLFileError` naming the file. Records carry a
+CRC-32 of their stored bytes, checked on every read.
 
 Training reads through :class:`ESSLLoader`; this is the plain reference path:
 the record's bytes straight from the file, decoded by OpenCV.
 """
+import json
+import os.path as osp
+import zlib
+
 import cv2
 import numpy as np
 
+from ..checks import DatasetError
+
+SIDECAR_SUFFIX = '.meta.json'
+ESSL_FORMAT_VERSION = 2
+_REWRITE = 'rewrite it with tools/dataset_converters/essl_writer.py'
+
+
+class ESSLFileError(DatasetError):
+    """An ESSL file or its sidecar is missing, foreign or damaged."""
+
+
+class CorruptRecordError(ESSLFileError):
+    """A record's bytes fail their checksum or do not decode."""
+
+    def __init__(self, path, record, why):
+        super().__init__(
+            f'{path}: record {record} is corrupt ({why}); '
+            'tools/dataset_converters/essl_verify.py lists every bad record; '
+            f'{_REWRITE} or train with skip_corrupt=True')
+        self.path, self.record = path, record
+
+
+def sidecar_path(path):
+    return path + SIDECAR_SUFFIX
+
+
+def read_sidecar(path):
+    """The sidecar dict of ESSL file ``path`` (raises naming the file)."""
+    meta_path = sidecar_path(path)
+    if not osp.isfile(path):
+        raise ESSLFileError(f'ESSL file not found: {path}')
+    if not osp.isfile(meta_path):
+        raise ESSLFileError(
+            f'{meta_path} is missing: ESSL files are written by '
+            'tools/dataset_converters/essl_writer.py with a sidecar')
+    with open(meta_path) as f:
+        try:
+            meta = json.load(f)
+        except json.JSONDecodeError as err:
+            raise ESSLFileError(f'{meta_path}: not valid JSON ({err})') \
+                from None
+    version = meta.get('format_version') if isinstance(meta, dict) else None
+    if version != ESSL_FORMAT_VERSION:
+        raise ESSLFileError(
+            f'{meta_path}: ESSL format {version}, this mmeff reads format '
+            f'{ESSL_FORMAT_VERSION}; {_REWRITE}')
+    return meta
+
+
+def index_crc32(reader):
+    """CRC-32 of an FFCV file's header, field table, record index (labels,
+    sizes, record checksums) and allocation table."""
+    crc = 0
+    for part in (reader.header, reader.field_descriptors, reader.metadata,
+                 reader.alloc_table):
+        crc = zlib.crc32(np.ascontiguousarray(part).tobytes(), crc)
+    return crc
+
+
+def _check_header(path, size):
+    from ._ffcv import CURRENT_VERSION, HeaderType
+    if size < HeaderType.itemsize:
+        raise ESSLFileError(f'{path}: not an FFCV file ({size} bytes, '
+                            'shorter than the header)')
+    header = np.fromfile(path, HeaderType, count=1)[0]
+    if header['version'] != CURRENT_VERSION:
+        raise ESSLFileError(
+            f'{path}: not an FFCV file (header version '
+            f'{int(header["version"])}, FFCV writes {CURRENT_VERSION})')
+    return header
+
+
+def open_essl(path):
+    """Check ``path`` against its sidecar; ``(sidecar, FFCV Reader)``."""
+    from . import field  # noqa: F401  registers the field type
+    from ._ffcv import ALLOC_TABLE_TYPE, Reader
+    meta = read_sidecar(path)
+    size = osp.getsize(path)
+    header = _check_header(path, size)
+    if size != meta['file_bytes']:
+        raise ESSLFileError(
+            f'{path}: {size} bytes, but its sidecar records '
+            f'{meta["file_bytes"]}: the file is truncated or was replaced; '
+            f'{_REWRITE}')
+    table_bytes = size - int(header['alloc_table_ptr'])
+    if header['num_samples'] != meta['num_samples'] or table_bytes < 0 or \
+            table_bytes % ALLOC_TABLE_TYPE.itemsize:
+        raise ESSLFileError(f'{path}: header does not match its sidecar '
+                            f'(records, index position); {_REWRITE}')
+    try:
+        reader = Reader(path)
+    except (KeyError, ValueError) as err:
+        raise ESSLFileError(f'{path}: unreadable field table ({err}); '
+                            f'{_REWRITE}') from None
+    if index_crc32(reader) != meta['index_crc32']:
+        raise ESSLFileError(f'{path}: record index does not match its '
+                            f'sidecar checksum (damaged); {_REWRITE}')
+    return meta, reader
+
 
 class ESSLRecords:
-    """``records[i] -> (RGB uint8 array, label, mode)`` of an ESSL file."""
+    """``records[i] -> (RGB uint8 array, label, mode)`` of an ESSL file,
+    each record checked against its CRC-32."""
 
     def __init__(self, path):
-        from ._ffcv import import_ffcv
-        import_ffcv()
-        from ffcv.reader import Reader
-
-        from . import field  # noqa: F401  registers the field type
         self.path = path
-        self.reader = Reader(path)
+        self.meta, self.reader = open_essl(path)
         names = self.reader.field_names
         meta = self.reader.metadata
         self.images = meta[f'f{names.index("image")}']
@@ -30,24 +137,41 @@ class ESSLRecords:
 
     def table(self):
         """Per-record arrays the compiled loader reads: ``ptrs``, ``sizes``
-        (bytes), ``modes``, ``heights``, ``widths`` and ``labels``."""
+        (bytes), ``modes``, ``heights``, ``widths``, ``labels`` and
+        ``crcs``."""
         ptrs = self.images['data_ptr'].astype(np.int64)
         sizes = np.array([self._sizes[p] for p in ptrs.tolist()], np.int64)
         return dict(ptrs=ptrs, sizes=sizes,
                     modes=self.images['mode'].astype(np.int32),
                     heights=self.images['height'].astype(np.int32),
                     widths=self.images['width'].astype(np.int32),
-                    labels=self.labels.astype(np.int64).reshape(-1))
+                    labels=self.labels.astype(np.int64).reshape(-1),
+                    crcs=self.images['crc32'].astype(np.uint32))
 
     def raw_bytes(self, index):
         ptr = int(self.images[index]['data_ptr'])
         return np.fromfile(self.path, np.uint8, count=self._sizes[ptr],
                            offset=ptr)
 
+    def corrupt_records(self, progress=False):
+        """Indices of the records whose bytes fail their CRC-32."""
+        from tqdm import tqdm
+        table = self.table()
+        data = np.memmap(self.path, np.uint8, mode='r')
+        bad = []
+        for i in tqdm(range(len(self)), desc='verifying', unit='record',
+                      disable=not progress):
+            ptr, size = table['ptrs'][i], table['sizes'][i]
+            if zlib.crc32(data[ptr:ptr + size]) != table['crcs'][i]:
+                bad.append(i)
+        return bad
+
     def __getitem__(self, index):
         from .field import RAW
         rec = self.images[index]
         data = self.raw_bytes(index)
+        if zlib.crc32(data) != int(rec['crc32']):
+            raise CorruptRecordError(self.path, index, 'checksum mismatch')
         h, w, mode = int(rec['height']), int(rec['width']), int(rec['mode'])
         if mode == RAW:
             image = data[:h * w * 3].reshape(h, w, 3)

@@ -6,7 +6,8 @@ from mmpretrain.structures import DataSample
 
 from mmeff.data.essl import ESSLLoader, build_essl_loader
 from mmeff.data.essl.loader import _ShardedOrder
-from mmeff.data.essl.reader import ESSLRecords
+from mmeff.data.essl.reader import CorruptRecordError, ESSLFileError, \
+    ESSLRecords
 
 
 def _loader(path, **kw):
@@ -143,7 +144,7 @@ def test_config_errors_name_the_problem(fmnist_beton, tmp_path):
     with pytest.raises(ValueError, match='crop_ratio_range'):
         _loader(fmnist_beton, decoder=dict(type='RandomResizedCrop', scale=8,
                                            crop_ratio_range=(0.5, 2)))
-    with pytest.raises(FileNotFoundError, match='missing.beton'):
+    with pytest.raises(ESSLFileError, match='missing.beton'):
         _loader(str(tmp_path / 'missing.beton'))
     with pytest.raises(ValueError, match='batch_size'):
         _loader(fmnist_beton, batch_size=0)
@@ -156,7 +157,10 @@ def test_config_errors_name_the_problem(fmnist_beton, tmp_path):
     assert loader.shuffle is False and loader.seed == 4
 
 
-def test_a_corrupt_record_raises_instead_of_hanging(photo_beton, tmp_path):
+def test_a_record_that_does_not_decode_raises_instead_of_hanging(
+        photo_beton, tmp_path):
+    """Without checksums (verify=False) the decoder's status still stops
+    the epoch, naming file and record."""
     import shutil
     path = str(tmp_path / 'broken.beton')
     shutil.copy(photo_beton, path)
@@ -165,9 +169,9 @@ def test_a_corrupt_record_raises_instead_of_hanging(photo_beton, tmp_path):
     with open(path, 'r+b') as f:  # destroy the JPEG's SOI marker
         f.seek(ptr)
         f.write(b'\0\0\0\0')
-    loader = _loader(path, shuffle=False, batch_size=8)
-    with pytest.raises(RuntimeError, match='broken.beton: record 3 is '
-                       'damaged'):
+    loader = _loader(path, shuffle=False, batch_size=8, verify=False)
+    with pytest.raises(CorruptRecordError, match='broken.beton: record 3 is '
+                       r'corrupt \(does not decode\)'):
         for _ in loader:
             pass
 
@@ -251,3 +255,57 @@ def test_decoder_in_a_stock_ffcv_loader_gives_the_same_images(photo_beton):
                            torch.from_numpy(images).permute(0, 3, 1, 2))
         assert [int(s.gt_label) for s in mine['data_samples']] == \
             labels.reshape(-1).tolist()
+
+
+def _flipped_copy(beton, tmp_path, records):
+    import shutil
+
+    from .test_reader import flip_record_bytes
+    path = str(tmp_path / 'flipped.beton')
+    shutil.copy(beton, path)
+    shutil.copy(beton + '.meta.json', path + '.meta.json')
+    flip_record_bytes(path, records)
+    return path
+
+
+def test_verify_stops_at_a_corrupt_record_naming_it(photo_beton, tmp_path):
+    path = _flipped_copy(photo_beton, tmp_path, [9])
+    loader = _loader(path, shuffle=False, batch_size=8)
+    with pytest.raises(CorruptRecordError, match=f'{path}: record 9 is '
+                       r'corrupt \(checksum mismatch\)'):
+        for _ in loader:
+            pass
+
+
+def test_skip_corrupt_replaces_counts_and_logs(photo_beton, tmp_path):
+    """Records 2 and 5 fail their checksum: records 3 and 6 are read in
+    their place, and the epoch's log says so."""
+    from mmengine.logging import MMLogger
+    log = tmp_path / 'run.log'
+    MMLogger.get_instance('essl_skip_corrupt', log_file=str(log))
+    path = _flipped_copy(photo_beton, tmp_path, [2, 5])
+    center = dict(type='CenterCrop', scale=16)
+    loader = _loader(path, shuffle=False, batch_size=8, decoder=center,
+                     skip_corrupt=True)
+    batch = next(iter(loader))
+    labels = [int(s.gt_label) for s in batch['data_samples']]
+    clean = next(iter(_loader(photo_beton, shuffle=False, batch_size=8,
+                              decoder=center)))
+    expected = [0, 1, 3, 3, 4, 6, 6, 7]
+    assert torch.equal(batch['inputs'], clean['inputs'][expected])
+    assert labels == [int(clean['data_samples'][i].gt_label)
+                      for i in expected]
+    for _ in loader:
+        pass
+    assert loader.replaced == 2 and loader.corrupt == {2, 5}
+    assert (f'{path}: 2 read(s) of corrupt records replaced by intact ones '
+            'this epoch (records [2, 5])') in log.read_text()
+
+
+def test_a_batch_larger_than_the_data_set_is_named(fmnist_beton):
+    from mmeff.data import DatasetError
+    with pytest.raises(DatasetError, match=r'batch_size=64 is larger than '
+                       r'the 20 images per rank \(40 records, world size 2\)'
+                       r' and drop_last=True leaves no batch'):
+        _loader(fmnist_beton, batch_size=64, rank=0, world_size=2)
+    assert len(_loader(fmnist_beton, batch_size=64, drop_last=False)) == 1

@@ -77,7 +77,7 @@ def test_runner_trains_mae_and_resumes_with_the_same_order(
 def test_imagenet_mae_config_inherits_upstream_and_uses_essl(repo_root):
     import pytest
 
-    from mmeff.data.essl import ESSLRunner
+    from mmeff.data.essl import ESSLFileError, ESSLRunner
     cfg = load_config(osp.join(
         repo_root,
         'configs/essl/mae_vit-base-p16_8xb512-amp-coslr-800e_in1k_essl.py'))
@@ -88,5 +88,5 @@ def test_imagenet_mae_config_inherits_upstream_and_uses_essl(repo_root):
     assert loader.type == 'ESSLLoader' and 'dataset' not in loader
     assert loader.decoder.crop_ratio_range == (0.2, 1.0)
     # Without the converted file the Runner's loader build names it.
-    with pytest.raises(FileNotFoundError, match='train_500_q90.beton'):
+    with pytest.raises(ESSLFileError, match='train_500_q90.beton'):
         ESSLRunner.build_dataloader(loader.to_dict(), seed=0)

@@ -11,8 +11,8 @@ from PIL import Image
 
 from mmeff.data import DatasetError
 from mmeff.data.essl import read_sidecar, write_essl
-from mmeff.data.essl.reader import ESSLRecords
-from tests.helpers.tools import PYTHON, run_tool
+from mmeff.data.essl.reader import ESSLFileError, ESSLRecords
+from tests.helpers.tools import PYTHON, REPO, run_tool
 
 from .conftest import PHOTOS, cut_photos
 
@@ -183,7 +183,7 @@ def test_bad_options_are_rejected(photo_folder, tmp_path, kw, msg):
 def test_sidecar_missing_is_named(photo_beton, tmp_path):
     path = tmp_path / 'copy.beton'
     shutil.copy(photo_beton, path)
-    with pytest.raises(FileNotFoundError, match='copy.beton.meta.json'):
+    with pytest.raises(ESSLFileError, match='copy.beton.meta.json'):
         read_sidecar(str(path))
 
 
@@ -208,3 +208,126 @@ def test_cli_strict_fails_with_one_line(messy_folder, tmp_path):
     last = res.stderr.strip().splitlines()[-1]
     assert last.startswith('essl_writer: error: ')
     assert str(messy_folder) in last
+
+
+def _cv2_rgb(path):
+    """What MMPretrain's LoadImageFromFile reads (cv2, 'color'), as RGB."""
+    return cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR),
+                        cv2.COLOR_BGR2RGB)
+
+
+@pytest.fixture(scope='module')
+def odd_images(tmp_path_factory):
+    """One class folder of images in every mode and EXIF orientation cv2
+    treats specially, made with PIL and numpy."""
+    src = tmp_path_factory.mktemp('odd') / 'x'
+    src.mkdir()
+    rng = np.random.default_rng(0)
+    rgb = (rng.random((24, 40, 3)) * 255).astype(np.uint8)
+    for o in range(1, 9):
+        img = Image.fromarray(rgb)
+        exif = img.getexif()
+        exif[0x0112] = o  # Orientation
+        img.save(src / f'exif{o}.jpg', exif=exif, quality=95)
+    ramp = np.linspace(0, 65535, 24 * 40).reshape(24, 40).astype(np.uint16)
+    Image.fromarray(ramp).save(src / 'gray16.png')
+    cv2.imwrite(str(src / 'rgb16.png'), np.stack([ramp, ramp[::-1],
+                                                  65535 - ramp], -1))
+    Image.fromarray(rgb).convert('P').save(src / 'palette.png')
+    Image.fromarray(rgb).convert('CMYK').save(src / 'cmyk.jpg', quality=95)
+    rgba = np.dstack([rgb, (rng.random((24, 40)) * 255).astype(np.uint8)])
+    Image.fromarray(rgba, 'RGBA').save(src / 'rgba.png')
+    Image.fromarray(rgb[..., 0]).save(src / 'gray.png')
+    return src.parent
+
+
+def test_stored_pixels_are_what_cv2_reads(odd_images, tmp_path):
+    """EXIF orientations 1-8, 16-bit, palette, CMYK, alpha and grayscale
+    sources are stored exactly as LoadImageFromFile (cv2) decodes them."""
+    meta = _write(odd_images, tmp_path / 'o.beton', write_mode='raw')
+    paths = sorted((odd_images / 'x').iterdir())
+    records = _records(str(tmp_path / 'o.beton'))
+    assert meta['num_skipped'] == 0 and len(records) == len(paths) == 14
+    for path, (image, _, _) in zip(paths, records):
+        np.testing.assert_array_equal(image, _cv2_rgb(path), err_msg=path.name)
+    by_name = dict(zip((p.name for p in paths), (r[0] for r in records)))
+    # Orientations 5-8 swap the axes; 16-bit keeps its ramp (cv2's >> 8).
+    assert by_name['exif6.jpg'].shape == (40, 24, 3)
+    assert by_name['exif1.jpg'].shape == (24, 40, 3)
+    ramp = by_name['gray16.png'][..., 0].reshape(-1)
+    np.testing.assert_array_equal(
+        ramp, (np.linspace(0, 65535, 960).astype(np.uint16) >> 8))
+
+
+def test_empty_class_folder_is_warned_and_keeps_its_index(tmp_path):
+    """Labels are CustomDataset's: the empty folder keeps label 1."""
+    from mmpretrain.datasets import CustomDataset
+    src = tmp_path / 'src'
+    cut_photos(str(src), per_class=2)
+    (src / 'bare').mkdir()  # sorted: astronaut, bare, chelsea, coffee
+    with pytest.warns(UserWarning, match=f'class folder {src / "bare"} has '
+                      'no readable image; its label 1 stays reserved'):
+        meta = _write(src, tmp_path / 'e.beton', write_mode='png')
+    assert meta['empty_classes'] == ['bare']
+    assert meta['class_counts'] == [2, 0, 2, 2]
+    ours = [lbl for _, lbl, _ in _records(str(tmp_path / 'e.beton'))]
+    dataset = CustomDataset(data_prefix=str(src), pipeline=[])
+    assert dataset.CLASSES == tuple(meta['classes'])
+    assert ours == [dataset.get_data_info(i)['gt_label']
+                    for i in range(len(dataset))] == [0, 0, 2, 2, 3, 3]
+
+
+def _snapshot(out):
+    return out.read_bytes(), (out.parent / (out.name + '.meta.json')
+                              ).read_bytes()
+
+
+def test_existing_output_is_refused_unless_overwrite(photo_folder, tmp_path):
+    out = tmp_path / 'a.beton'
+    _write(photo_folder, out, write_mode='raw', max_resolution=20)
+    before = _snapshot(out)
+    with pytest.raises(ESSLFileError, match=f'{out} exists; pass '
+                       r'--overwrite \(overwrite=True\)'):
+        _write(photo_folder, out, write_mode='png')
+    assert _snapshot(out) == before
+    res = run_tool([PYTHON, WRITER, photo_folder, str(out), '--no-progress'])
+    assert res.returncode == 2
+    assert res.stderr.strip().splitlines()[-1].startswith(
+        f'essl_writer: error: {out} exists; pass --overwrite')
+    meta = _write(photo_folder, out, write_mode='png', overwrite=True)
+    assert meta['record_modes']['png'] == 24
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        'a.beton', 'a.beton.meta.json']  # no temporary file left
+
+
+def test_a_killed_write_leaves_the_old_output_untouched(photo_folder,
+                                                        tmp_path):
+    """SIGKILL (the whole process group) while records are being written:
+    the old file and sidecar keep their bytes and still open."""
+    import signal
+    import subprocess
+    import time
+    out = tmp_path / 'k.beton'
+    _write(photo_folder, out, write_mode='raw')
+    before = _snapshot(out)
+    # Slow each image read (a fork-inherited patch) so the kill lands
+    # while the writer's worker is filling the temporary file.
+    code = ('import time, mmeff.data.essl.writer as w\n'
+            'load = w.load_rgb\n'
+            'w.load_rgb = lambda p: (time.sleep(0.05), load(p))[1]\n'
+            f'w.write_essl({photo_folder!r}, {str(out)!r}, write_mode="png",'
+            ' num_workers=1, chunk_size=1, progress=False, overwrite=True)\n')
+    env = dict(os.environ, PYTHONPATH=REPO)
+    proc = subprocess.Popen([PYTHON, '-c', code], start_new_session=True,
+                            cwd=REPO, env=env)
+    tmp = out.parent / f'{out.name}.tmp-{proc.pid}'
+    deadline = time.monotonic() + 120
+    while not tmp.exists():  # made when the records start (24 x 0.05 s)
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    time.sleep(0.3)
+    assert proc.poll() is None  # still writing
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert _snapshot(out) == before
+    assert len(ESSLRecords(str(out))) == 24
