@@ -36,6 +36,7 @@ given for the CPU time with loading (one dedicated core) and without it
 """
 import argparse
 import functools
+import json
 import os.path as osp
 import resource
 import statistics
@@ -108,7 +109,8 @@ def sizes_per_epoch(runner):
 
 
 class StageClock:
-    """Wall and CPU seconds spent in wrapped callables, by key."""
+    """Wall and CPU seconds spent in wrapped callables, by key (a string, or
+    a function giving it at each call)."""
 
     def __init__(self):
         self.wall = defaultdict(float)
@@ -121,8 +123,9 @@ class StageClock:
             try:
                 return fn(*args, **kwargs)
             finally:
-                self.wall[key] += time.perf_counter() - wall
-                self.cpu[key] += time.process_time() - cpu
+                name = key() if callable(key) else key
+                self.wall[name] += time.perf_counter() - wall
+                self.cpu[name] += time.process_time() - cpu
         return timed
 
 
@@ -142,7 +145,8 @@ def instrument(runner, clock):
         if hasattr(hook, 'crop'):  # EfficientTrainHook's batch crop
             hook.crop = clock.wrap('crop', hook.crop)
     model = runner.model
-    model.train_step = clock.wrap('step', model.train_step)
+    model.train_step = clock.wrap('step', clock.wrap(
+        lambda: f'epoch.{runner.epoch}', model.train_step))
     pre = model.data_preprocessor
     pre.forward = clock.wrap('preprocess', pre.forward)
     loader = runner.train_loop.dataloader
@@ -187,6 +191,15 @@ def stage_split(clock, wall, cpu, workers_cpu):
     return split
 
 
+def step_by_size(clock, sizes, per_epoch):
+    """CPU milliseconds of one ``train_step`` at each size of the run."""
+    total = defaultdict(float)
+    for epoch, size in enumerate(sizes):
+        total[size] += clock.cpu[f'epoch.{epoch}']
+    return {str(s): round(1000 * t / (per_epoch * sizes.count(s)), 1)
+            for s, t in sorted(total.items())}
+
+
 def train_once(name, args, probe):
     """One training run, timed by stage; with ``probe``, kNN and FLOPs."""
     from mmengine.runner import Runner
@@ -208,7 +221,8 @@ def train_once(name, args, probe):
                   iterations=per_epoch * len(sizes),
                   wall_seconds=round(wall, 1),
                   cpu_seconds=round(cpu + workers, 1),
-                  stages=stage_split(clock, wall, cpu, workers))
+                  stages=stage_split(clock, wall, cpu, workers),
+                  step_cpu_ms_by_size=step_by_size(clock, sizes, per_epoch))
     if not probe:
         return result
     model = runner.model
@@ -222,6 +236,8 @@ def train_once(name, args, probe):
     flops_at = {s: step_flops(model, s, batch) for s in set(sizes)}
     flops = sum(flops_at[s] * per_epoch for s in sizes)
     return dict(result, probe_seconds=round(seconds, 1),
+                gflops_per_step_by_size={str(s): round(f / 1e9, 2)
+                                         for s, f in sorted(flops_at.items())},
                 tflops=round(flops / 1e12, 2), knn_top1=round(proxy, 2))
 
 
@@ -236,6 +252,18 @@ def busy(run):
     when loader workers on other cores keep up with the step."""
     cpu = run['stages']['cpu']
     return cpu['step'] + cpu['hooks'] + cpu['other']
+
+
+def steps_over_fixed(base, rounds):
+    """Each size's step (CPU time, FLOPs) as a fraction of the baseline's."""
+    full, = base[0]['step_cpu_ms_by_size']
+    gflops = base[0]['gflops_per_step_by_size'][full]
+    return {size: dict(
+        cpu=spread([r['step_cpu_ms_by_size'][size] /
+                    b['step_cpu_ms_by_size'][full]
+                    for b, r in zip(base, rounds)]),
+        flops=round(g / gflops, 3))
+        for size, g in rounds[0]['gflops_per_step_by_size'].items()}
 
 
 def compare(runs):
@@ -262,6 +290,7 @@ def compare(runs):
             overlapped_saving_over_flops_saving=spread(
                 [o / flops for o in overlapped]),
             cpu_by_stage_over_fixed_total=stages,
+            step_by_size_over_fixed=steps_over_fixed(base, rounds),
             knn_delta=round(rounds[0]['knn_top1'] - base[0]['knn_top1'], 2))
     return summary
 
@@ -282,6 +311,9 @@ def main(argv=None):
     parser.add_argument('--out', default='work_dirs/bench_curriculum')
     parser.add_argument('--json', help='also write the report here')
     parser.add_argument('--data-root', default='data/fashion-mnist-mini')
+    parser.add_argument('--train-per-class', type=int, default=200,
+                        help='training images per class in the bundled '
+                        'subset (a folder of its own per value)')
     args = parser.parse_args(argv)
     if 'fixed' not in args.runs:
         parser.error("--runs must include 'fixed' (the baseline)")
@@ -292,21 +324,26 @@ def main(argv=None):
     from mmeff.evaluation.benchmarking import print_report
     from mmpretrain.utils import register_all_modules
     register_all_modules()
-    prepare_fashion_mnist(args.data_root)
+    prepare_fashion_mnist(args.data_root,
+                          train_per_class=args.train_per_class)
 
+    out = args.json or osp.join(args.out, 'curriculum_cost.json')
     runs = defaultdict(list)
     for _ in range(args.rounds):
         for name in args.runs:
             runs[name].append(train_once(name, args, probe=not runs[name]))
-    report = dict(algorithm=args.algorithm, baseline_epochs=args.epochs,
-                  rounds=args.rounds, workers=args.workers,
-                  torch_threads=torch.get_num_threads(),
-                  runs=dict(runs), vs_fixed=compare(runs))
-    if 'fixed_s1' in runs:
-        report['seed_noise_knn'] = round(abs(
-            runs['fixed_s1'][0]['knn_top1'] - runs['fixed'][0]['knn_top1']), 2)
-    print_report(report, args.json or osp.join(args.out,
-                                                'curriculum_cost.json'))
+            report = dict(algorithm=args.algorithm, baseline_epochs=args.epochs,
+                          train_per_class=args.train_per_class,
+                          rounds=args.rounds, workers=args.workers,
+                          torch_threads=torch.get_num_threads(),
+                          runs=dict(runs), vs_fixed=compare(runs))
+            if runs.get('fixed_s1'):
+                report['seed_noise_knn'] = round(abs(
+                    runs['fixed_s1'][0]['knn_top1'] -
+                    runs['fixed'][0]['knn_top1']), 2)
+            with open(out, 'w') as f:  # kept if the invocation is cut short
+                json.dump(report, f, indent=2)
+    print_report(report, out)
     return 0
 
 
