@@ -17,22 +17,22 @@ reported as the median and range over rounds.
 
 Per run: wall seconds and CPU seconds of the training (this process plus
 its loader workers; with torch at one thread the CPU time is what the run
-would take on a dedicated core, and it barely moves when other jobs share
-the host), split by stage: ``data`` (waiting for the next batch),
-``step`` (``model.train_step``; of it ``preprocess``, the data
+would take on a dedicated core, and it moves far less than the wall time
+when other jobs share the host), split by stage: ``data`` (waiting for the
+next batch), ``step`` (``model.train_step``; of it ``preprocess``, the data
 preprocessor, and ``crop``, EfficientTrain++'s low-frequency crop),
 ``hooks`` (each hook's methods, by hook class) and ``other`` (the Runner's
-set-up and loop). FLOPs are counted with torch's FlopCounterMode on one
-training step per resolution and multiplied by the iterations run at it.
-The proxy is held-out weighted-kNN top-1 on frozen features after training
-(timed apart, as ``probe``), in the first round only: the same seed
-trains the same weights in every round. ``--workers 0`` (the default) loads in this
-process, so every stage's CPU time is this process's; the savings are
+set-up and loop), and the CPU time of one step at each size. FLOPs are
+counted with torch's FlopCounterMode on one training step per resolution
+and multiplied by the iterations run at it. The proxy is held-out
+weighted-kNN top-1 on frozen features after training (timed apart, as
+``probe``), in the first round only. ``--workers 0`` (the default) loads in
+this process, so every stage's CPU time is this process's; the savings are
 given for the CPU time with loading (one dedicated core) and without it
-(``loading_overlapped``: loader workers on spare cores keeping up).
+(``loading_overlapped``: loader workers on other cores keeping up).
 
-  OMP_NUM_THREADS=1 python tools/benchmarks/curriculum_cost.py --epochs 6 \\
-      --runs fixed efficienttrain --rounds 3
+  OMP_NUM_THREADS=1 python tools/benchmarks/curriculum_cost.py --epochs 4 \\
+      --train-per-class 100 --runs fixed efficienttrain --rounds 3
 """
 import argparse
 import functools
@@ -295,9 +295,21 @@ def compare(runs):
     return summary
 
 
+def make_report(args, runs):
+    import torch
+    report = dict(algorithm=args.algorithm, baseline_epochs=args.epochs,
+                  train_per_class=args.train_per_class, rounds=args.rounds,
+                  workers=args.workers, torch_threads=torch.get_num_threads(),
+                  runs=dict(runs), vs_fixed=compare(runs))
+    if runs.get('fixed_s1'):
+        report['seed_noise_knn'] = round(abs(
+            runs['fixed_s1'][0]['knn_top1'] - runs['fixed'][0]['knn_top1']), 2)
+    return report
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument('--epochs', type=int, default=12,
                         help='baseline epochs E at full resolution')
     parser.add_argument('--algorithm', choices=['mae', 'emae'], default='mae')
@@ -319,7 +331,6 @@ def main(argv=None):
         parser.error("--runs must include 'fixed' (the baseline)")
 
     import mmeff  # noqa: F401
-    import torch
     from mmeff.data import prepare_fashion_mnist
     from mmeff.evaluation.benchmarking import print_report
     from mmpretrain.utils import register_all_modules
@@ -332,15 +343,7 @@ def main(argv=None):
     for _ in range(args.rounds):
         for name in args.runs:
             runs[name].append(train_once(name, args, probe=not runs[name]))
-            report = dict(algorithm=args.algorithm, baseline_epochs=args.epochs,
-                          train_per_class=args.train_per_class,
-                          rounds=args.rounds, workers=args.workers,
-                          torch_threads=torch.get_num_threads(),
-                          runs=dict(runs), vs_fixed=compare(runs))
-            if runs.get('fixed_s1'):
-                report['seed_noise_knn'] = round(abs(
-                    runs['fixed_s1'][0]['knn_top1'] -
-                    runs['fixed'][0]['knn_top1']), 2)
+            report = make_report(args, runs)
             with open(out, 'w') as f:  # kept if the invocation is cut short
                 json.dump(report, f, indent=2)
     print_report(report, out)
