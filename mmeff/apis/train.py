@@ -25,7 +25,7 @@ from mmeff.engine.curricula import ScheduleError
 from mmeff.engine.dist import (lost_peer_message, prepare_cpu_distributed,
                                report_fault, report_sigterm)
 from mmeff.engine.hooks import NonFiniteLossError
-from mmeff.engine.outputs import prepare_training_outputs
+from mmeff.engine.outputs import prepare_training_outputs, refuse_existing
 
 USER_ERRORS = (ConfigError, DatasetError, CheckpointError, ScheduleError,
                NonFiniteLossError)
@@ -181,6 +181,8 @@ def parse_test_args(argv=None):
                         'with --out-item metrics, the metrics) to')
     parser.add_argument('--out-item', choices=['metrics', 'pred'],
                         help='what --out holds (default: predictions)')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace an existing --out file')
     parser.add_argument('--amp', action='store_true',
                         help='test under automatic mixed precision')
     parser.add_argument('--show-dir',
@@ -215,6 +217,8 @@ def merge_test_args(cfg, args):
             not args.out.endswith(('.pkl', '.pickle')):
         raise ConfigError(f'--out {args.out}: predictions are written as '
                           'a pickle; name a .pkl file')
+    if args.out:
+        refuse_existing(args.out, args.overwrite)
     cfg.launcher = args.launcher
     cfg.work_dir = _work_dir(cfg, args)
     cfg.load_from = args.checkpoint

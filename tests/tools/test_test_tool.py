@@ -68,3 +68,20 @@ def test_missing_checkpoint_is_one_line_error(tiny_image_folder, tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == \
         f'test: error: checkpoint not found: {missing}'
+
+
+def test_out_refuses_an_existing_file_unless_overwrite(squeezed,
+                                                       tiny_image_folder,
+                                                       tmp_path, capsys):
+    from mmeff.apis import test_main
+    out = tmp_path / 'preds.pkl'
+    out.write_bytes(b'old bytes')
+    assert test_main([SQUEEZE, squeezed, '--out', str(out)]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f'test: error: {out} already exists; pass --overwrite to replace '
+        'it, or choose another output']
+    assert out.read_bytes() == b'old bytes'
+    assert_ok(run_test_tool(squeezed, tiny_image_folder, tmp_path, '--out',
+                            str(out), '--overwrite'))
+    with open(out, 'rb') as f:
+        assert len(pickle.load(f)) == 20

@@ -34,6 +34,8 @@ class AtomicCheckpointHook(CheckpointHook):
       fsync, atomic rename;
     * updates ``last_checkpoint`` (atomically) only after the checkpoint is
       complete, and removes checkpoints beyond ``max_keep_ckpts`` only then;
+    * with ``save_best``, removes the previous best checkpoint only after
+      the new best is complete (MMEngine removes it first);
     * removes temporary files a killed save left in the output folder.
 
     mmeff's tools use it in place of ``CheckpointHook``; for MMPretrain's own
@@ -66,6 +68,20 @@ class AtomicCheckpointHook(CheckpointHook):
                 runner.logger.warning(f'removing {tmp}, left by a save that '
                                       'was interrupted')
                 os.remove(tmp)
+
+    def _save_best_checkpoint(self, runner, metrics):
+        if not (self.atomic and _verified_mmengine()):
+            return super()._save_best_checkpoint(runner, metrics)
+        # MMEngine 0.10 removes the old best through file_backend.remove
+        # before writing the new one: hold those removals until it returns.
+        held = []
+        self.file_backend.remove = held.append
+        try:
+            super()._save_best_checkpoint(runner, metrics)
+        finally:
+            del self.file_backend.remove
+        for path in held:
+            self.file_backend.remove(path)
 
     def _save_checkpoint_with_step(self, runner, step, meta):
         if not (self.atomic and _verified_mmengine()):
