@@ -8,7 +8,8 @@
 # tools/quickstart.py runs it twice with the same steps and seed: once from
 # the pretrained encoder (exported beside the pretraining logs, loaded with
 # init_cfg Pretrained) and once from scratch (init_cfg None). Alone:
-#   python tools/train.py configs/quickstart/vit-tiny-p4_ft_fashion-mnist_essl.py \
+#   python tools/train.py \
+#       configs/quickstart/vit-tiny-p4_ft_fashion-mnist_essl.py \
 #       --cfg-options model.backbone.init_cfg.checkpoint=BACKBONE.pth
 _base_ = '../downstream/vit-tiny-p4_dailymae-ft_fashion-mnist_essl.py'
 

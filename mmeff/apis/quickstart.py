@@ -31,7 +31,8 @@ from mmeff.evaluation import (extract_features, knn_top1, linear_probe_top1,
                               save_reconstruction_grid)
 
 DEFAULT_CONFIG = 'configs/essl/emae_vit-tiny-p4_fashion-mnist_essl.py'
-DEFAULT_FINETUNE_CONFIG = 'configs/quickstart/vit-tiny-p4_ft_fashion-mnist_essl.py'
+DEFAULT_FINETUNE_CONFIG = \
+    'configs/quickstart/vit-tiny-p4_ft_fashion-mnist_essl.py'
 
 METRIC_FIELDS = {
     'dataset': 'bundled data set name',
@@ -146,10 +147,19 @@ def save_reconstructions(cfg, model, path):
 
 
 def export_backbone(encoder, backbone_cfg, path):
-    """Write ``encoder``'s weights for ``backbone_cfg`` (init_cfg Pretrained)."""
+    """Save ``encoder``'s weights as ``init_cfg`` Pretrained loads them."""
     from mmeff.models.export import build_backbone, to_target
     state, _ = to_target(encoder.state_dict(), build_backbone(backbone_cfg))
     torch.save({'state_dict': state}, path)
+
+
+def _set_finetune_epochs(cfg, epochs):
+    # Scored after the last epoch; the cosine phase ends with the run.
+    cfg.train_cfg.max_epochs = cfg.train_cfg.val_interval = epochs
+    cfg.default_hooks.checkpoint.interval = epochs
+    cosine = cfg.param_scheduler[-1]
+    cosine.end = max(epochs, cosine.begin + 1)
+    cosine.T_max = cosine.end - cosine.begin
 
 
 def finetune_config(config, work_dir, data_root, checkpoint, max_epochs=None):
@@ -161,12 +171,7 @@ def finetune_config(config, work_dir, data_root, checkpoint, max_epochs=None):
     cfg.model.backbone.init_cfg = None if checkpoint is None else dict(
         type='Pretrained', checkpoint=checkpoint, prefix='backbone.')
     if max_epochs is not None:
-        # Scored after the last epoch; the cosine phase ends with the run.
-        cfg.train_cfg.max_epochs = cfg.train_cfg.val_interval = max_epochs
-        cfg.default_hooks.checkpoint.interval = max_epochs
-        cosine = cfg.param_scheduler[-1]
-        cosine.end = max(max_epochs, cosine.begin + 1)
-        cosine.T_max = cosine.end - cosine.begin
+        _set_finetune_epochs(cfg, max_epochs)
     cfg.work_dir = work_dir
     cfg.launcher = 'none'
     return cfg
@@ -190,8 +195,10 @@ def finetune_pair(config, work_dir, data_root, encoder, max_epochs=None):
 def _pretrain_metrics(cfg, runner, seconds, meta, storage):
     iters = runner.iter
     loss = runner.message_hub.get_scalar('train/loss')
+    data_root = cfg.probe_dataloaders.train.dataset.data_root
+    interval = cfg.default_hooks.logger.interval
     return dict(
-        dataset=f"{meta['dataset']} ({cfg.probe_dataloaders.train.dataset.data_root})",
+        dataset=f"{meta['dataset']} ({data_root})",
         train_storage=storage,
         num_train=len(runner.train_dataloader.dataset),
         num_val=meta['val_per_class'] * len(meta['classes']),
@@ -201,19 +208,22 @@ def _pretrain_metrics(cfg, runner, seconds, meta, storage):
         train_seconds=round(seconds, 2),
         train_images_per_second=round(
             iters * cfg.train_dataloader.batch_size / seconds, 1),
-        final_loss=round(float(loss.mean(cfg.default_hooks.logger.interval)), 4))
+        final_loss=round(float(loss.mean(interval)), 4))
 
 
 def run_quickstart(config=DEFAULT_CONFIG, work_dir=None, data_root=None,
                    train_per_class=200, val_per_class=100, max_epochs=None,
-                   log_interval=None, finetune_config_path=DEFAULT_FINETUNE_CONFIG,
+                   log_interval=None,
+                   finetune_config_path=DEFAULT_FINETUNE_CONFIG,
                    finetune_epochs=None):
     """Run the quickstart end to end and return its metrics dict."""
-    cfg = pretrain_config(config, work_dir, data_root, max_epochs, log_interval)
+    cfg = pretrain_config(config, work_dir, data_root, max_epochs,
+                          log_interval)
     data_root = cfg.probe_dataloaders.train.dataset.data_root
     meta = prepare_data(data_root, train_per_class, val_per_class)
     essl = cfg.train_dataloader.get('type') == 'ESSLLoader'
-    storage = cfg.train_dataloader.path if essl else osp.join(data_root, 'train')
+    storage = (cfg.train_dataloader.path if essl
+               else osp.join(data_root, 'train'))
     runner, seconds = _train(cfg)
     model = runner.model
     metrics = _pretrain_metrics(cfg, runner, seconds, meta, storage)
