@@ -79,6 +79,13 @@ class EfficientTrainLR(LRSchedulerMixin, _ParamScheduler):
         """How MMEngine builds it under ``convert_to_iter_based=True``."""
         return cls(*args, epoch_length=epoch_length, **kwargs)
 
+    def state_dict(self):
+        """Plain values only (checkpoints load with ``weights_only``); the
+        schedule is rebuilt from the config."""
+        state = super().state_dict()
+        state.pop('schedule')
+        return state
+
     def fraction(self, step):
         """Fraction of the compute spent at iteration ``step``."""
         epoch, batch = divmod(step, self.epoch_length)
