@@ -9,5 +9,5 @@ train_dataloader = dict(batch_size={{_base_.emae_batch_size}})
 auto_scale_lr = {{_base_.emae_auto_scale_lr}}
 custom_hooks = [dict(type='EpochSeedHook'),
                 {{_base_.efficienttrain_hook}}]
-param_scheduler = []  # EfficientTrainHook sets the LR
+param_scheduler = [{{_base_.efficienttrain_lr}}]
 train_cfg = dict(max_epochs={{_base_.efficienttrain_epochs}})

@@ -5,5 +5,5 @@ _base_ = './_base_/vit-tiny-p4_fashion-mnist.py'
 
 custom_hooks = [dict(type='EpochSeedHook'),
                 {{_base_.efficienttrain_hook}}]
-param_scheduler = []  # EfficientTrainHook sets the LR
+param_scheduler = [{{_base_.efficienttrain_lr}}]
 train_cfg = dict(max_epochs={{_base_.efficienttrain_epochs}})

@@ -41,6 +41,14 @@ DAILYMAE_PRESETS = {
 # FastSSL's README example ramps over the first 400 of 800 epochs
 # (DynamicMasking.start_ramp=0, end_ramp=400, scheme=1).
 DAILYMAE_RAMP_END = 0.5
+# FastSSL's epoch-based DynamicResolution schemes as (begin epoch, size).
+# Source: erow/FastSSL, configs/dres.gin (DRES_SCHEME_1/2 and 3, commit
+# b7ae38e): a size applies from the epoch equal to its "epoch" on, so in an
+# 800-epoch run the last stage never starts.
+DAILYMAE_EPOCH_PRESETS = {
+    'dailymae_dres_ramp': ((0, 160), (400, 192), (800, 224)),
+    'dailymae_dres_reverse': ((0, 224), (400, 192), (800, 160)),
+}
 
 
 def ramp_stages(sizes: Sequence, ramp_end: float):
@@ -58,7 +66,7 @@ def ramp_stages(sizes: Sequence, ramp_end: float):
             for i, (size, ratio) in enumerate(pairs)]
 
 
-def check_stages(stages, multiple_of=1, field='stages'):
+def check_stages(stages, field='stages'):
     if not stages:
         raise ScheduleError(f'{field}: empty schedule')
     if stages[0].begin != 0:
@@ -69,10 +77,6 @@ def check_stages(stages, multiple_of=1, field='stages'):
             raise ScheduleError(f'{field}: stages out of order ({prev.begin} '
                                 f'then {cur.begin}); begins must increase')
     for stage in stages:
-        if stage.size % multiple_of:
-            raise ScheduleError(
-                f'{field}: size {stage.size} is not a multiple of the patch '
-                f'size {multiple_of}')
         if stage.mask_ratio is not None and not 0 < stage.mask_ratio < 1:
             raise ScheduleError(
                 f'{field}: mask_ratio={stage.mask_ratio} at begin '
@@ -89,15 +93,29 @@ def stage_at(stages, position: float) -> Stage:
     return current
 
 
-# Bandwidth stages as (begin fraction of compute, B at 224). The Swin/ResNet
-# list is the published one; for DeiT's four and ConvNeXt's two bandwidths the
-# boundaries were not in the material available to us and are our choice
-# (intermediate stages split [0.2, 0.6) evenly; ConvNeXt keeps 0.6).
+# Bandwidth stages as (begin fraction of compute, B at 224). Source:
+# LeapLabTHU/EfficientTrain, _ET_pp_main_<model>.py (``res_list``, ten equal
+# compute slices): Swin/CSWin/ResNet 96 x2, 160 x4, 224 x4; DeiT 96 x2,
+# 160 x4, 192 x2, 224 x2; ConvNeXt 160 x6, 224 x4. 'deit_mmeff' is mmeff's
+# own earlier DeiT choice (192 from 0.4, 224 from 0.6), kept by name.
 EFFICIENTTRAIN_PRESETS = {
     'swin': ((0.0, 96), (0.2, 160), (0.6, 224)),
     'resnet': ((0.0, 96), (0.2, 160), (0.6, 224)),
-    'deit': ((0.0, 96), (0.2, 160), (0.4, 192), (0.6, 224)),
+    'deit': ((0.0, 96), (0.2, 160), (0.6, 192), (0.8, 224)),
+    'deit_mmeff': ((0.0, 96), (0.2, 160), (0.4, 192), (0.6, 224)),
     'convnext': ((0.0, 160), (0.6, 224)),
+}
+# The released LR schedule (same files, and main_buffer.py's defaults):
+# cosine to min_lr 1e-6 after a linear warm-up of 20 epochs of the stretched
+# run (``--warmup_epochs 20``), except DeiT, whose warm-up is 0.2 of the
+# stretched run (``0.2 * epoch * epoch_scale_ratio``), i.e. 0.2 of the
+# compute. mmeff's configs keep their own warm-up fraction and a final LR of
+# 0 unless ``EfficientTrainLR(reference=True)``.
+EFFICIENTTRAIN_REFERENCE_LR = {
+    'swin': dict(warmup_epochs=20, eta_min=1e-6),
+    'resnet': dict(warmup_epochs=20, eta_min=1e-6),
+    'deit': dict(warmup=0.2, eta_min=1e-6),
+    'convnext': dict(warmup_epochs=20, eta_min=1e-6),
 }
 
 

@@ -1,10 +1,15 @@
 """Curriculum schedules as functions of epoch / compute fraction."""
 import pytest
 
-from mmeff.engine.curricula import (ComputeSchedule, ScheduleError, Stage,
+from mmeff.engine.curricula import (DAILYMAE_EPOCH_PRESETS,
+                                    EFFICIENTTRAIN_PRESETS,
+                                    EFFICIENTTRAIN_REFERENCE_LR,
+                                    ComputeSchedule, ScheduleError, Stage,
                                     check_stages, cosine_lr_factor,
                                     randaugment_magnitude, ramp_stages,
                                     scale_sizes, stage_at)
+from mmeff.engine.hooks import (EfficientTrainHook,
+                                ProgressiveResolutionHook)
 
 
 def test_palindrome_boundaries_at_half_and_full_ramp_end():
@@ -22,14 +27,13 @@ def test_ramp_by_fraction():
 @pytest.mark.parametrize('stages,message', [
     ([Stage(1, 224)], 'must begin at 0'),
     ([Stage(0, 224), Stage(5, 192), Stage(3, 224)], 'out of order'),
-    ([Stage(0, 224), Stage(2, 200)], 'not a multiple of the patch size 16'),
     ([], 'empty'),
     ([Stage(0, 224), Stage(2, 192, 1.0)], r'mask_ratio=1.0 at begin 2 must'),
     ([Stage(0, 224, 0)], r'mask_ratio=0 at begin 0 must be in \(0, 1\)'),
 ])
 def test_invalid_schedules_are_refused(stages, message):
     with pytest.raises(ScheduleError, match=message):
-        check_stages(stages, multiple_of=16)
+        check_stages(stages)
 
 
 def test_randaugment_magnitude_steps_every_tenth():
@@ -100,3 +104,90 @@ def test_ramp_with_mask_ratios_follows_fastssl_stage_index():
             min(2, epoch * 2 // 400)]
         assert (stage_at(stages, epoch).size,
                 stage_at(stages, epoch).mask_ratio) == (size, ratio)
+
+
+def test_efficienttrain_presets_are_the_released_res_lists():
+    """LeapLabTHU/EfficientTrain, _ET_pp_main_<model>.py: ``res_list`` over
+    ten equal compute slices."""
+    def slices(res_list):
+        return tuple((i / 10, r) for i, r in enumerate(res_list)
+                     if i == 0 or res_list[i - 1] != r)
+    assert EFFICIENTTRAIN_PRESETS['deit'] == slices(
+        [96] * 2 + [160] * 4 + [192] * 2 + [224] * 2)
+    for name in ('swin', 'resnet'):
+        assert EFFICIENTTRAIN_PRESETS[name] == slices(
+            [96] * 2 + [160] * 4 + [224] * 4)
+    assert EFFICIENTTRAIN_PRESETS['convnext'] == slices([160] * 6 + [224] * 4)
+    assert EFFICIENTTRAIN_PRESETS['deit_mmeff'] == (
+        (0.0, 96), (0.2, 160), (0.4, 192), (0.6, 224))
+    assert EFFICIENTTRAIN_REFERENCE_LR == {
+        'swin': dict(warmup_epochs=20, eta_min=1e-6),
+        'resnet': dict(warmup_epochs=20, eta_min=1e-6),
+        'convnext': dict(warmup_epochs=20, eta_min=1e-6),
+        'deit': dict(warmup=0.2, eta_min=1e-6)}
+
+
+def test_dailymae_epoch_presets_are_fastssl_dres_gin():
+    """erow/FastSSL configs/dres.gin, DRES_SCHEME_1 (= 2) and 3."""
+    assert DAILYMAE_EPOCH_PRESETS == {
+        'dailymae_dres_ramp': ((0, 160), (400, 192), (800, 224)),
+        'dailymae_dres_reverse': ((0, 224), (400, 192), (800, 160))}
+    hook = ProgressiveResolutionHook(preset='dailymae_dres_ramp')
+    assert hook.by_epoch
+    assert [hook.stage_for_epoch(e, 1000).size for e in (0, 399, 400, 799,
+                                                         800)] == \
+        [160, 160, 192, 192, 224]
+
+
+TINY_VIT = dict(arch=dict(embed_dims=32, num_layers=1, num_heads=2,
+                          feedforward_channels=64), img_size=32, patch_size=8)
+
+
+def _run_with(backbone):
+    from types import SimpleNamespace
+
+    import torch
+    from mmpretrain.registry import MODELS
+    model = torch.nn.Module()
+    model.backbone = MODELS.build(dict(TINY_VIT, type=backbone))
+    return SimpleNamespace(model=model, max_epochs=10, param_schedulers=[])
+
+
+def test_backbones_declare_the_input_sizes_they_accept():
+    run = _run_with('VarResMAEViT')
+    assert run.model.backbone.check_input_size(24) == 9
+    assert run.model.backbone.check_input_size((16, 32)) == 8
+    with pytest.raises(ValueError, match='20x20 is not a multiple of '
+                       'patch_size=8'):
+        run.model.backbone.check_input_size(20)
+    emae = _run_with('EMAEViT').model.backbone
+    assert emae.check_input_size(16) == 4
+    with pytest.raises(ValueError, match='does not divide the 9 patches'):
+        emae.check_input_size(24)
+
+
+@pytest.mark.parametrize('backbone,stages,message', [
+    ('VarResMAEViT', [(0, 32), (0.5, 20)],
+     r'stage 1 \(begin=0.5, size=20\): input size 20x20 is not a multiple'),
+    ('EMAEViT', [(0, 32), (0.4, 24), (0.8, 32)],
+     r'stage 1 \(begin=0.4, size=24\): num_parts=4 does not divide'),
+    ('VarResMAEViT', [(0, 32, 0.75), (0.5, 8, 0.5)],
+     r'stage 1 \(begin=0.5, size=8\): mask_ratio=0.5 keeps 0 of 1'),
+    ('EMAEViT', [(0, 32, 0.75)], r'stage 0 .*EMAE fixes the mask ratio'),
+])
+def test_every_resolution_stage_is_checked_before_training(backbone, stages,
+                                                           message):
+    hook = ProgressiveResolutionHook(stages=[
+        dict(begin=s[0], size=s[1], mask_ratio=(s + (None, ))[2])
+        for s in stages])
+    with pytest.raises(ScheduleError, match='ProgressiveResolutionHook: '
+                       + message):
+        hook.before_train(_run_with(backbone))
+
+
+def test_every_bandwidth_is_checked_before_training():
+    hook = EfficientTrainHook(budget_epochs=3, full_size=32,
+                              stages=[(0.0, 16), (0.2, 24), (0.6, 32)])
+    with pytest.raises(ScheduleError, match=r'EfficientTrainHook: stage 1 '
+                       r'\(begin=0.2, size=24\): num_parts=4 does not'):
+        hook.before_train(_run_with('EMAEViT'))

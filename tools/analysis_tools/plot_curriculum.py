@@ -18,7 +18,7 @@ def simulate(cfg, iters_per_epoch):
     import torch
     from mmengine.optim import OptimWrapper
     from mmpretrain.registry import HOOKS, PARAM_SCHEDULERS
-    from mmeff.engine.curricula import cosine_lr_factor, randaugment_magnitude
+    from mmeff.engine.curricula import randaugment_magnitude
 
     hooks = [h for h in cfg.get('custom_hooks', []) if h['type'] in
              ('ProgressiveResolutionHook', 'EfficientTrainHook')]
@@ -37,9 +37,6 @@ def simulate(cfg, iters_per_epoch):
             sizes.append(plan.bandwidth(epoch))
             magnitudes.append(randaugment_magnitude(plan.fraction(epoch),
                                                     hook.max_magnitude))
-            lrs += [base_lr * cosine_lr_factor(
-                plan.fraction(epoch, i / iters_per_epoch), hook.warmup,
-                hook.min_lr_ratio) for i in range(iters_per_epoch)]
     else:
         if hook.scale_to is not None:
             from mmeff.engine.curricula import Stage, scale_sizes
@@ -49,21 +46,22 @@ def simulate(cfg, iters_per_epoch):
         sizes = [hook.stage_for_epoch(e, max_epochs).size
                  for e in range(max_epochs)]
         magnitudes = [None] * max_epochs
-        param = torch.zeros(1, requires_grad=True)
-        wrapper = OptimWrapper(torch.optim.SGD([param], lr=base_lr))
-        schedulers = [PARAM_SCHEDULERS.build(
-            dict(s), default_args=dict(optimizer=wrapper,
-                                       epoch_length=iters_per_epoch))
-            for s in cfg.get('param_scheduler') or []]
-        for _ in range(max_epochs):
-            for _ in range(iters_per_epoch):
-                lrs.append(wrapper.get_lr()['lr'][0])
-                for s in schedulers:
-                    if not s.by_epoch:
-                        s.step()
+    # EfficientTrainLR or any MMEngine LR schedule, stepped as the Runner does.
+    param = torch.zeros(1, requires_grad=True)
+    wrapper = OptimWrapper(torch.optim.SGD([param], lr=base_lr))
+    schedulers = [PARAM_SCHEDULERS.build(
+        dict(s), default_args=dict(optimizer=wrapper,
+                                   epoch_length=iters_per_epoch))
+        for s in cfg.get('param_scheduler') or []]
+    for _ in range(max_epochs):
+        for _ in range(iters_per_epoch):
+            lrs.append(wrapper.get_lr()['lr'][0])
             for s in schedulers:
-                if s.by_epoch:
+                if not s.by_epoch:
                     s.step()
+        for s in schedulers:
+            if s.by_epoch:
+                s.step()
     full = max(sizes)
     costs = [(s / full)**2 for s in sizes]
     total = sum(costs)

@@ -79,6 +79,9 @@ def configure(name, args):
         if args.algorithm == 'emae':  # grids must split into K=4 parts
             hook['preset'], hook['stages'] = None, [(0.0, 16), (0.2, 24),
                                                     (0.6, 32)]
+        for lr in cfg.param_scheduler:  # EfficientTrainLR: the same plan
+            lr.update(budget_epochs=hook['budget_epochs'],
+                      preset=hook['preset'], stages=hook.get('stages'))
         from mmeff.engine.hooks import EfficientTrainHook
         plan = EfficientTrainHook(**{k: v for k, v in hook.items()
                                      if k != 'type'}).build_schedule(4)

@@ -180,6 +180,8 @@ def configure(spec):
     if curriculum:  # it owns epochs and LR: scale its budget with the run
         hook = curriculum[0]
         hook['budget_epochs'] = hook['budget_epochs'] * epochs / nominal_epochs
+        for lr in cfg.param_scheduler:  # EfficientTrainLR: the same plan
+            lr['budget_epochs'] = hook['budget_epochs']
         plan = EfficientTrainHook(**{k: v for k, v in hook.items()
                                      if k not in ('type', '_scope_')})
         patch = cfg.model.backbone.patch_size

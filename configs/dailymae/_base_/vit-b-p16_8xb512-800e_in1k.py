@@ -57,11 +57,12 @@ palindrome_hook = dict(type='ProgressiveResolutionHook',
                        preset='dailymae_palindrome', ramp_end=0.8)
 # EfficientTrain++ (Wang et al., 2024), Swin/ResNet bandwidths 96/160/224 at
 # 0/0.2/0.6 of a budget of 800/1.5 full-resolution epochs; stages stretched
-# by (224/B)^2. The hook sets the LR from the compute fraction (5% warm-up,
-# as 40/800), so the run has no param_scheduler.
-efficienttrain_hook = dict(type='EfficientTrainHook', budget_epochs=800 / 1.5,
-                           full_size=224, preset='swin', crop_mode='fft',
-                           warmup=0.05)
+# by (224/B)^2. The LR follows the compute fraction (EfficientTrainLR over
+# the same plan, 5% warm-up, as 40/800).
+efficienttrain = dict(budget_epochs=800 / 1.5, full_size=224, preset='swin')
+efficienttrain_hook = dict(type='EfficientTrainHook', crop_mode='fft',
+                           **efficienttrain)
+efficienttrain_lr = dict(type='EfficientTrainLR', convert_to_iter_based=True,
+                         warmup=0.05, **efficienttrain)
 efficienttrain_epochs = curricula.efficienttrain_schedule(
-    efficienttrain_hook['budget_epochs'], 224,
-    preset=efficienttrain_hook['preset'], patch_size=16).total_epochs
+    **efficienttrain, patch_size=16).total_epochs

@@ -58,12 +58,13 @@ palindrome_hook = dict(
 # EfficientTrain++ (Wang et al., 2024): a compute budget of max_epochs / 1.5
 # full-resolution epochs (its published claim is equal quality at ~1.5x less
 # compute), bandwidths 16/24/32 (the Swin preset's 12 px gives 9 patches,
-# not divisible by K=4). Stages are stretched by (32/B)^2; the hook owns the
-# LR, so the run has no param_scheduler.
-efficienttrain_hook = dict(
-    type='EfficientTrainHook', budget_epochs=max_epochs / 1.5,
-    full_size=img_size, stages=[(0.0, 16), (0.2, 24), (0.6, 32)],
-    crop_mode='fft', warmup=0.1)
+# not divisible by K=4). Stages are stretched by (32/B)^2; the LR follows
+# the compute fraction (EfficientTrainLR over the same plan).
+efficienttrain = dict(budget_epochs=max_epochs / 1.5, full_size=img_size,
+                      stages=[(0.0, 16), (0.2, 24), (0.6, 32)])
+efficienttrain_hook = dict(type='EfficientTrainHook', crop_mode='fft',
+                           **efficienttrain)
+efficienttrain_lr = dict(type='EfficientTrainLR', convert_to_iter_based=True,
+                         warmup=0.1, **efficienttrain)
 efficienttrain_epochs = curricula.efficienttrain_schedule(
-    efficienttrain_hook['budget_epochs'], img_size,
-    stages=efficienttrain_hook['stages'], patch_size=4).total_epochs
+    **efficienttrain, patch_size=4).total_epochs

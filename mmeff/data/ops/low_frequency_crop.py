@@ -54,9 +54,42 @@ def _band_matrix(size: int, band: int, like: torch.Tensor) -> torch.Tensor:
 
 
 def resize_crop(images: torch.Tensor, bandwidth: int) -> torch.Tensor:
-    """The released code's approximation: anti-aliased downsampling to B."""
+    """mmeff's cheap resize mode: anti-aliased bicubic downsampling to B."""
     if images.shape[-1] == bandwidth and images.shape[-2] == bandwidth:
         return images
     return F.interpolate(images.float(), size=(bandwidth, bandwidth),
                          mode='bicubic', antialias=True,
                          align_corners=False).to(images.dtype)
+
+
+def lanczos_resize(images: torch.Tensor, bandwidth: int) -> torch.Tensor:
+    """The released code's resize mode: Lanczos-3 downsampling to B x B.
+
+    LeapLabTHU/EfficientTrain (datasets_buffer.py) resizes each augmented
+    image with torchvision's ``Resize(B, LANCZOS)``, i.e. PIL's separable
+    resampling. The same weights (PIL's support and normalisation) applied
+    as two matrices give PIL's float-image result on a whole batch.
+    """
+    if images.shape[-1] == bandwidth and images.shape[-2] == bandwidth:
+        return images
+    work = images if images.dtype == torch.float64 else images.float()
+    rows = _lanczos_matrix(images.shape[-2], bandwidth, work)
+    cols = _lanczos_matrix(images.shape[-1], bandwidth, work)
+    out = torch.einsum('ki,...ij,lj->...kl', rows, work, cols)
+    return out.to(images.dtype)
+
+
+def _lanczos_matrix(size: int, out: int, like: torch.Tensor) -> torch.Tensor:
+    """``[out, size]`` Lanczos-3 weights as PIL's ``precompute_coeffs``."""
+    scale = size / out
+    support = 3.0 * max(scale, 1.0)
+    centres = (torch.arange(out, dtype=torch.float64) + 0.5) * scale
+    taps = torch.arange(size, dtype=torch.float64)
+    lo = (centres - support + 0.5).trunc().clamp(min=0)
+    hi = (centres + support + 0.5).trunc().clamp(max=size)
+    x = (taps[None] - centres[:, None] + 0.5) / max(scale, 1.0)
+    weights = torch.sinc(x) * torch.sinc(x / 3) * (x.abs() < 3)
+    weights = weights * ((taps[None] >= lo[:, None]) &
+                         (taps[None] < hi[:, None]))
+    weights = weights / weights.sum(1, keepdim=True)
+    return weights.to(device=like.device, dtype=like.dtype)

@@ -32,7 +32,10 @@ def restart_workers(loader):
     A torch DataLoader with ``persistent_workers`` keeps its iterator, and so
     its workers' copies of the dataset, across epochs; dropping the iterator
     makes the next epoch start fresh workers (as MMPretrain's
-    SwitchRecipeHook does).
+    SwitchRecipeHook does). torch has no public way to end persistent
+    workers early, so this is the one place that touches ``_iterator``.
+    MMPretrain's transforms' size fields, set by :func:`set_output_size`,
+    are their public constructor arguments.
     """
     if getattr(loader, 'persistent_workers', False) and \
             getattr(loader, '_iterator', None) is not None:

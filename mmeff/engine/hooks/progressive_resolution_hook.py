@@ -1,24 +1,46 @@
 """DailyMAE's progressive resolution as an MMEngine hook."""
 from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 
-from mmeff.engine.curricula import (DAILYMAE_PRESETS, DAILYMAE_RAMP_END,
-                                    ScheduleError, Stage, check_stages,
-                                    ramp_stages, scale_sizes, stage_at)
-from mmeff.models.backbones.var_res_mae_vit import check_mask_ratio
+from mmeff.engine.config import ConfigError
+from mmeff.engine.curricula import (DAILYMAE_EPOCH_PRESETS, DAILYMAE_PRESETS,
+                                    DAILYMAE_RAMP_END, ScheduleError, Stage,
+                                    check_stages, ramp_stages, scale_sizes,
+                                    stage_at)
 from .pipeline_control import set_output_size
 
 
-def _unwrap(model):
-    return model.module if hasattr(model, 'module') else model
+def unwrap_model(model):
+    return model.module if is_model_wrapper(model) else model
 
 
-def patch_size_of(model):
-    backbone = getattr(_unwrap(model), 'backbone', None)
-    size = getattr(backbone, 'patch_size', None)
-    if size is None and hasattr(backbone, 'patch_embed'):
-        size = backbone.patch_embed.projection.kernel_size[0]
-    return size or 1
+def curriculum_backbone(model):
+    """The backbone a curriculum resizes; it declares the sizes it accepts.
+
+    A backbone takes part by defining ``check_input_size(size)`` (raise on a
+    size it cannot take, return the patch count), ``check_mask_ratio_at(
+    ratio, size)`` and ``patch_size``, as
+    :class:`~mmeff.models.VarResMAEViT` and :class:`~mmeff.models.EMAEViT`.
+    """
+    backbone = getattr(unwrap_model(model), 'backbone', None)
+    if not hasattr(backbone, 'check_input_size'):
+        raise ScheduleError(
+            f'{type(backbone).__name__} does not declare which input sizes '
+            'it accepts (check_input_size); a resolution curriculum needs a '
+            "variable-resolution backbone such as type='VarResMAEViT'")
+    return backbone
+
+
+def check_stage(backbone, hook, index, size, mask_ratio=None, begin=None):
+    """Raise one line naming the stage if the backbone refuses it."""
+    try:
+        backbone.check_input_size(size)
+        if mask_ratio is not None:
+            backbone.check_mask_ratio_at(mask_ratio, size)
+    except ConfigError as err:
+        raise ScheduleError(f'{hook}: stage {index} (begin={begin}, size='
+                            f'{size}): {err}') from None
 
 
 @HOOKS.register_module()
@@ -33,7 +55,10 @@ class ProgressiveResolutionHook(Hook):
     pipeline, restarting persistent workers) and the model follows through
     its variable-resolution position embeddings (``VarResMAEViT``,
     ``EMAEViT``). Stages are epochs (``by_epoch=True``) or fractions of the
-    run. The stage is a function of the epoch, so ``--resume`` restores it.
+    run. Every stage is checked against the backbone's
+    ``check_input_size`` / ``check_mask_ratio_at`` in ``before_train``, so a
+    bad stage fails at the start, not when it begins. The stage is a
+    function of the epoch, so ``--resume`` restores it.
     The current resolution is logged as ``train/resolution``.
 
     Args:
@@ -42,7 +67,10 @@ class ProgressiveResolutionHook(Hook):
             DAILYMAE_PRESETS` (erow/FastSSL, model/dres.py), e.g.
             ``'dailymae_ramp'`` (160->192->224), ``'dailymae_palindrome'``
             (224->192->224) or ``'dailymae_ramp_mask'`` (160/0.5 -> 192/0.66
-            -> 224/0.75, mask ratio per stage).
+            -> 224/0.75, mask ratio per stage); or an epoch-based scheme
+            of :data:`~mmeff.engine.curricula.DAILYMAE_EPOCH_PRESETS`
+            (FastSSL configs/dres.gin), ``'dailymae_dres_ramp'`` (160 from
+            epoch 0, 192 from 400, 224 from 800; sets ``by_epoch=True``).
         ramp_end (float): for presets, where the last size starts (epochs or
             fraction). Boundaries fall at ramp_end/2 and ramp_end. Defaults
             to 0.5, FastSSL's README example (the ramp ends at epoch 400 of
@@ -58,10 +86,15 @@ class ProgressiveResolutionHook(Hook):
                  scale_to=None, by_epoch=False):
         if (stages is None) == (preset is None):
             raise ScheduleError('give either stages or preset')
-        if preset is not None:
+        if preset in DAILYMAE_EPOCH_PRESETS:
+            self.stages = [Stage(b, s) for b, s in
+                           DAILYMAE_EPOCH_PRESETS[preset]]
+            by_epoch = True
+        elif preset is not None:
             if preset not in DAILYMAE_PRESETS:
-                raise ScheduleError(f'preset={preset!r}; choose from '
-                                    f'{sorted(DAILYMAE_PRESETS)}')
+                raise ScheduleError(
+                    f'preset={preset!r}; choose from '
+                    f'{sorted({**DAILYMAE_PRESETS, **DAILYMAE_EPOCH_PRESETS})}')
             self.stages = ramp_stages(DAILYMAE_PRESETS[preset], ramp_end)
         else:
             self.stages = [Stage(float(s['begin']), int(s['size']),
@@ -71,22 +104,17 @@ class ProgressiveResolutionHook(Hook):
         self.current = None
 
     def before_train(self, runner):
-        patch = patch_size_of(runner.model)
+        backbone = curriculum_backbone(runner.model)
         if self.scale_to is not None:
             sizes = scale_sizes([s.size for s in self.stages], self.scale_to,
-                                multiple_of=patch)
+                                multiple_of=backbone.patch_size)
             self.stages = [Stage(s.begin, n, s.mask_ratio)
                            for s, n in zip(self.stages, sizes)]
             self.scale_to = None
-        check_stages(self.stages, patch)
-        backbone = getattr(_unwrap(runner.model), 'backbone', None)
-        if any(s.mask_ratio is not None for s in self.stages) and \
-                hasattr(backbone, 'num_parts'):
-            raise ScheduleError('EMAE fixes the mask ratio by num_parts; '
-                                'remove mask_ratio from the stages')
-        for stage in self.stages:
-            if stage.mask_ratio is not None:
-                check_mask_ratio(stage.mask_ratio, (stage.size // patch)**2)
+        check_stages(self.stages)
+        for i, stage in enumerate(self.stages):
+            check_stage(backbone, type(self).__name__, i, stage.size,
+                        stage.mask_ratio, stage.begin)
         if not self.by_epoch and self.stages[-1].begin >= 1:
             raise ScheduleError('with by_epoch=False, begins are fractions '
                                 'of the run and must be < 1')
@@ -100,7 +128,7 @@ class ProgressiveResolutionHook(Hook):
         if stage.size != getattr(self.current, 'size', None):
             set_output_size(runner.train_dataloader, stage.size)
         if stage.mask_ratio is not None:
-            _unwrap(runner.model).backbone.mask_ratio = stage.mask_ratio
+            curriculum_backbone(runner.model).mask_ratio = stage.mask_ratio
         self.current = stage
         runner.message_hub.update_scalar('train/resolution', stage.size)
 

@@ -53,6 +53,18 @@ class EMAEViT(VarResMAEViT):
                 f'num_parts={self.num_parts} does not divide the '
                 f'{num_patches} patches of the input; choose a divisor')
 
+    def check_input_size(self, size) -> int:
+        """As :class:`VarResMAEViT`, and K must divide the patch count."""
+        num_patches = super().check_input_size(size)
+        self._check_divides(num_patches)
+        return num_patches
+
+    def check_mask_ratio_at(self, mask_ratio, size) -> None:
+        """EMAE's mask ratio is 1 - 1/K at every size; refuse another."""
+        raise ConfigError(f'mask_ratio={mask_ratio} at size {size}: EMAE '
+                          f'fixes the mask ratio by num_parts={self.num_parts}'
+                          '; remove mask_ratio from the stages')
+
     def parallel_masking(self, tokens: torch.Tensor):
         """Split ``tokens [B, N, C]`` into K disjoint visible sets.
 

@@ -87,6 +87,23 @@ class VarResMAEViT(MAEViT):
             if isinstance(getattr(module, 'drop_prob', None), np.floating):
                 module.drop_prob = float(module.drop_prob)
 
+    def check_input_size(self, size) -> int:
+        """Refuse an input this encoder cannot take; return its patch count.
+
+        The interface resolution curricula check every stage against before
+        training. ``size`` is an int (square) or ``(h, w)``; each side must
+        be a multiple of ``patch_size``.
+        """
+        h, w = (size, size) if isinstance(size, int) else size
+        if h % self.patch_size or w % self.patch_size:
+            raise ConfigError(f'input size {h}x{w} is not a multiple of '
+                              f'patch_size={self.patch_size}')
+        return (h // self.patch_size) * (w // self.patch_size)
+
+    def check_mask_ratio_at(self, mask_ratio, size) -> None:
+        """Refuse a mask ratio that leaves no visible or masked patch."""
+        check_mask_ratio(mask_ratio, self.check_input_size(size))
+
     def grid_pos_embed(self, grid: Tuple[int, int]) -> torch.Tensor:
         """``[1, 1 + h*w, C]`` position embedding for a ``grid`` of patches."""
         if tuple(grid) == tuple(self.patch_resolution):
@@ -100,10 +117,7 @@ class VarResMAEViT(MAEViT):
             tuple: patch tokens ``[B, N, C]``, cls token ``[1, 1, C]`` (with
             its position), and the patch grid ``(h, w)``.
         """
-        h, w = x.shape[-2:]
-        if h % self.patch_size or w % self.patch_size:
-            raise ConfigError(f'input size {h}x{w} is not a multiple of '
-                              f'patch_size={self.patch_size}')
+        self.check_input_size(tuple(x.shape[-2:]))
         tokens, grid = self.patch_embed(x)
         pos = self.grid_pos_embed(grid)
         return tokens + pos[:, 1:], self.cls_token + pos[:, :1], grid

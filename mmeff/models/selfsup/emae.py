@@ -8,6 +8,7 @@ from mmpretrain.structures import DataSample
 from torch.utils.checkpoint import checkpoint
 
 from mmeff.engine.config import ConfigError
+from mmeff.models.backbones.emae_vit import EMAEViT
 
 
 @MODELS.register_module()
@@ -48,11 +49,11 @@ class EMAE(MAE):
                  consistency: dict = dict(type='SelfConsistencyLoss'),
                  part_chunks: int = 1, **kwargs):
         super().__init__(backbone=backbone, neck=neck, head=head, **kwargs)
-        num_parts = getattr(self.backbone, 'num_parts', None)
-        if num_parts is None:
+        if not isinstance(self.backbone, EMAEViT):
             raise ConfigError('EMAE needs a backbone with parallel masking '
                              "(type='EMAEViT'), got "
                              f'{type(self.backbone).__name__}')
+        num_parts = self.backbone.num_parts
         if not 1 <= part_chunks <= num_parts or num_parts % part_chunks:
             raise ConfigError(f'part_chunks={part_chunks} must divide '
                               f'num_parts={num_parts}')

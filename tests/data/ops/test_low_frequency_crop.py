@@ -66,3 +66,17 @@ def test_bandwidth_larger_than_input_is_refused():
 
 def test_resize_mode_matches_shape():
     assert resize_crop(torch.rand(2, 3, 32, 32), 24).shape == (2, 3, 24, 24)
+
+
+@pytest.mark.parametrize('size,band', [(224, 96), (32, 24), (50, 17)])
+def test_lanczos_resize_equals_pils_lanczos(size, band):
+    """The released "resize" mode: torchvision/PIL Lanczos (float image)."""
+    import numpy as np
+    from PIL import Image
+
+    from mmeff.data.ops.low_frequency_crop import lanczos_resize
+    image = np.random.default_rng(0).random((size, size)).astype(np.float32)
+    expected = np.asarray(Image.fromarray(image * 255, 'F').resize(
+        (band, band), Image.LANCZOS)) / 255
+    got = lanczos_resize(torch.from_numpy(image)[None, None], band)[0, 0]
+    assert np.abs(got.numpy() - expected).max() < 1e-6

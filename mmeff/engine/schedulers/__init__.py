@@ -1,0 +1,3 @@
+from .efficient_train_lr import EfficientTrainLR
+
+__all__ = ['EfficientTrainLR']
