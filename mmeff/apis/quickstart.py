@@ -154,7 +154,7 @@ def save_reconstructions(cfg, model, path):
 
 def export_backbone(encoder, backbone_cfg, path):
     """Save ``encoder``'s weights as ``init_cfg`` Pretrained loads them."""
-    from mmeff.models.export import build_backbone, to_target
+    from mmeff.apis.export import build_backbone, to_target
     state, _ = to_target(encoder.state_dict(), build_backbone(backbone_cfg))
     torch.save({'state_dict': state}, path)
 

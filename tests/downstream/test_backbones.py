@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import mmeff  # noqa: F401
-from mmeff.models.export import build_backbone, target_backbone_cfg, to_target
+from mmeff.apis.export import build_backbone, target_backbone_cfg, to_target
 from tests.downstream.helpers import DET, FT, SEG, mae_vit
 
 

@@ -208,7 +208,7 @@ def train_once(name, args, probe):
     from mmengine.runner import Runner
     from mmeff.apis.train import build_runner
     from mmeff.evaluation import extract_features, knn_top1
-    from mmeff.evaluation.benchmarking import step_flops
+    from mmeff.apis.benchmarking import step_flops
     cfg = configure(name, args)
     runner = build_runner(cfg)
     clock = StageClock()
@@ -335,7 +335,7 @@ def main(argv=None):
 
     import mmeff  # noqa: F401
     from mmeff.data import prepare_fashion_mnist
-    from mmeff.evaluation.benchmarking import print_report
+    from mmeff.apis.benchmarking import print_report
     from mmpretrain.utils import register_all_modules
     register_all_modules()
     prepare_fashion_mnist(args.data_root,

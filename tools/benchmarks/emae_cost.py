@@ -122,7 +122,7 @@ def main(argv=None):
                     value['peak_memory_gib'] / base['peak_memory_gib'], 3))
     device = torch.cuda.get_device_name() if torch.cuda.is_available() \
         else 'cpu'
-    from mmeff.evaluation.benchmarking import print_report
+    from mmeff.apis.benchmarking import print_report
     print_report(dict(device=device, torch=torch.__version__,
                       batch=args.batch, results=results,
                       ratios_to_mae=ratios), args.out)

@@ -26,7 +26,7 @@ CONFIGS = dict(
 def configure(name, budget, work_dir, data_root, probe_every, batch=None,
               consistency_weight=None):
     from mmeff.engine.config import load_config
-    from mmeff.evaluation.benchmarking import seconds_per_iteration
+    from mmeff.apis.benchmarking import seconds_per_iteration
     cfg = load_config(CONFIGS[name])
     for key in ('train_dataloader', 'probe_dataloaders.train',
                 'probe_dataloaders.val'):
@@ -80,7 +80,7 @@ def main(argv=None):
     import mmeff  # noqa: F401
     from mmeff.apis.train import build_runner
     from mmeff.data import prepare_fashion_mnist
-    from mmeff.evaluation.benchmarking import plot_proxy_curves, time_to_reach
+    from mmeff.apis.benchmarking import plot_proxy_curves, time_to_reach
     from mmpretrain.utils import register_all_modules
     register_all_modules()
     prepare_fashion_mnist(args.data_root, args.train_per_class,

@@ -93,7 +93,7 @@ def summarize(runs, baseline=BASELINE):
     run's first point at or above it, and its ratio is to the baseline's
     own time to target (normally its total).
     """
-    from mmeff.evaluation.benchmarking import time_to_reach
+    from mmeff.apis.benchmarking import time_to_reach
     base = runs[baseline]
     target = base['curve'][-1]['knn_top1']
     base_reach = time_to_reach(base['curve'], target)
@@ -260,7 +260,7 @@ def _prepare_data(root, train_per_class, val_per_class):
 def _epochs_for_budget(budget, data_root, num_parts):
     """MAE epochs of (a) that fill ``budget`` seconds (a multiple of K)."""
     from mmeff.engine.config import load_config
-    from mmeff.evaluation.benchmarking import seconds_per_iteration
+    from mmeff.apis.benchmarking import seconds_per_iteration
     cfg = load_config(osp.join(REPO, config_path(toggles(BASELINE, None))))
     cfg.train_dataloader.dataset.data_root = data_root
     per_iter = seconds_per_iteration(cfg)
@@ -372,7 +372,7 @@ def main(argv=None):
               file=sys.stderr, flush=True)
         runs[variant] = _launch(spec, osp.join(work_dir, 'train.log'))
 
-    from mmeff.evaluation.benchmarking import plot_proxy_curves
+    from mmeff.apis.benchmarking import plot_proxy_curves
     summary = summarize(runs)
     png = args.png or osp.splitext(args.out)[0] + '.png'
     plot_proxy_curves({k: v['curve'] for k, v in runs.items()}, png,

@@ -460,7 +460,7 @@ def main():
             sizes['restart_intervals'] / sizes['plain'], 4)),
         decode_ms_per_image_one_thread=decode_floor(image_dir),
         writer=writer_throughput(image_dir, args))
-    from mmeff.evaluation.benchmarking import print_report
+    from mmeff.apis.benchmarking import print_report
     print_report(report, args.out, indent=1)
 
 

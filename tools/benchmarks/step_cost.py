@@ -125,7 +125,7 @@ def configure(config, args, work_dir):
 def run_config(config, args, work_dir):
     """Seconds per step for each block of one training run, and FLOPs."""
     from mmeff.apis.train import build_runner
-    from mmeff.evaluation.benchmarking import step_flops
+    from mmeff.apis.benchmarking import step_flops
     cfg = configure(config, args, work_dir)
     batch = args.batch or cfg.train_dataloader.batch_size
     batches = {s: random_batch(batch, s, seed=s) for s in args.sizes}
@@ -250,7 +250,7 @@ def main(argv=None):
         results.append(summarize(run_config(config, args, work_dir)))
     device = torch.cuda.get_device_name() if torch.cuda.is_available() \
         else 'cpu'
-    from mmeff.evaluation.benchmarking import print_report
+    from mmeff.apis.benchmarking import print_report
     print_report(dict(
         device=device, torch=torch.__version__,
         threads=torch.get_num_threads(),

@@ -65,13 +65,20 @@ def time_to_reach(curve, target):
     return None
 
 
-def plot_proxy_curves(curves, path, title, labels=None, target=None):
+def plot_proxy_curves(curves, path, title, labels=None, target=None,
+                      device=None):
     """Draw ``{name: curve}`` as held-out kNN top-1 against training time.
 
     Args:
         labels (dict, optional): legend text per name (default: the name).
         target (float, optional): draw this proxy level as a dashed line.
+        device (str, optional): what the runs trained on, for the axis label
+            (default: ``'CUDA'`` when torch sees a GPU, else ``'CPU'``).
     """
+    if device is None:
+        import torch
+        device = 'CUDA' if torch.cuda.is_available() else 'CPU'
+
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -83,7 +90,7 @@ def plot_proxy_curves(curves, path, title, labels=None, target=None):
         ax.plot(xs, ys, marker='o', label=labels.get(name, name))
     if target is not None:
         ax.axhline(target, color='gray', linestyle='--', linewidth=1)
-    ax.set_xlabel('training wall time (s, CPU)')
+    ax.set_xlabel(f'training wall time (s, {device})')
     ax.set_ylabel('held-out kNN top-1 (%)')
     ax.set_title(title)
     ax.grid(alpha=0.3)
