@@ -6,11 +6,10 @@ torch's ``weights_only`` default (nothing else upstream changes), so a config
 needs only
 ``custom_imports = dict(imports=['mmeff'], allow_failed_imports=False)``.
 """
-from .version import __version__
+# Importing the subpackages registers their components.
+from . import condense, data, engine, evaluation, models  # noqa: F401
 from .engine import allow_mmengine_checkpoints
-
-from . import data, engine, evaluation, models  # noqa: F401,E402  registers
-from . import condense  # noqa: F401,E402  registers SRe2L components
+from .version import __version__
 
 allow_mmengine_checkpoints()
 

@@ -2,8 +2,8 @@
 import os.path as osp
 
 import mmpretrain
-
 from mmpretrain.registry import HOOKS
+
 from tests.helpers.tools import PYTHON, REPO, run_tool
 
 UPSTREAM_TRAIN = osp.join(osp.dirname(mmpretrain.__file__), '.mim', 'tools',

@@ -8,8 +8,11 @@ import argparse
 import json
 import sys
 
-from mmeff.apis.quickstart import (DEFAULT_CONFIG, DEFAULT_FINETUNE_CONFIG,
-                                   run_quickstart)
+from mmeff.apis.quickstart import (
+    DEFAULT_CONFIG,
+    DEFAULT_FINETUNE_CONFIG,
+    run_quickstart,
+)
 
 
 def main(argv=None):

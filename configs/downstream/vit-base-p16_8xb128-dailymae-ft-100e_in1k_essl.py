@@ -27,7 +27,7 @@
 # Checkpoint and training:
 #   python tools/model_converters/export_vit.py \
 #       work_dirs/emae_vit-b_800e/epoch_800.pth emae_vit-b_backbone.pth \
-#       --target-config configs/downstream/vit-base-p16_8xb128-dailymae-ft-100e_in1k_essl.py
+#       --target-config configs/downstream/vit-base-p16_8xb128-dailymae-ft-100e_in1k_essl.py  # noqa: E501
 #   bash tools/dist_train.sh \
 #       configs/downstream/vit-base-p16_8xb128-dailymae-ft-100e_in1k_essl.py 8
 _base_ = 'mmpretrain::mae/benchmarks/vit-base-p16_8xb128-coslr-100e_in1k.py'

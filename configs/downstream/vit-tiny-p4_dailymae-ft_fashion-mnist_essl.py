@@ -16,7 +16,7 @@
 #      python tools/model_converters/export_vit.py \
 #          work_dirs/emae_vit-tiny-p4_fashion-mnist_essl/epoch_10.pth \
 #          work_dirs/vit-tiny-p4_fashion-mnist_backbone.pth \
-#          --target-config configs/downstream/vit-tiny-p4_dailymae-ft_fashion-mnist_essl.py
+#          --target-config configs/downstream/vit-tiny-p4_dailymae-ft_fashion-mnist_essl.py  # noqa: E501
 # 3. python tools/train.py \
 #        configs/downstream/vit-tiny-p4_dailymae-ft_fashion-mnist_essl.py
 _base_ = './vit-base-p16_8xb128-dailymae-ft-100e_in1k_essl.py'

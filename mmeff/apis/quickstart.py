@@ -26,9 +26,14 @@ from mmpretrain.registry import MODELS
 
 from mmeff.data import prepare_fashion_mnist
 from mmeff.engine.config import load_config
-from mmeff.evaluation import (extract_features, knn_top1, linear_probe_top1,
-                              mae_reconstruct, preprocess,
-                              save_reconstruction_grid)
+from mmeff.evaluation import (
+    extract_features,
+    knn_top1,
+    linear_probe_top1,
+    mae_reconstruct,
+    preprocess,
+    save_reconstruction_grid,
+)
 
 DEFAULT_CONFIG = 'configs/essl/emae_vit-tiny-p4_fashion-mnist_essl.py'
 DEFAULT_FINETUNE_CONFIG = \

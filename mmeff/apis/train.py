@@ -19,11 +19,19 @@ from mmengine.logging import MMLogger
 
 from mmeff.data.checks import DatasetError, check_data_paths
 from mmeff.engine.checkpoint import CheckpointError, check_run_checkpoints
-from mmeff.engine.config import (ConfigError, drop_amp_without_accelerator,
-                                 load_config, strip_collate_scope)
+from mmeff.engine.config import (
+    ConfigError,
+    drop_amp_without_accelerator,
+    load_config,
+    strip_collate_scope,
+)
 from mmeff.engine.curricula import ScheduleError
-from mmeff.engine.dist import (lost_peer_message, prepare_cpu_distributed,
-                               report_fault, report_sigterm)
+from mmeff.engine.dist import (
+    lost_peer_message,
+    prepare_cpu_distributed,
+    report_fault,
+    report_sigterm,
+)
 from mmeff.engine.hooks import NonFiniteLossError
 from mmeff.engine.outputs import prepare_training_outputs, refuse_existing
 

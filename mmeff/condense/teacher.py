@@ -19,6 +19,7 @@ def load_teacher(config, checkpoint, device='cpu'):
     """
     from mmengine.runner import load_checkpoint
     from mmpretrain.registry import MODELS
+
     import mmeff  # noqa: F401  registers components and the allow-list
     from mmeff.engine.checkpoint import check_checkpoint
 

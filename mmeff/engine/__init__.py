@@ -1,5 +1,4 @@
-from .checkpoint import (CheckpointError, allow_mmengine_checkpoints,
-                         check_checkpoint)
+from .checkpoint import CheckpointError, allow_mmengine_checkpoints, check_checkpoint
 from .config import ConfigError, load_config, strip_collate_scope
 from .dist import prepare_cpu_distributed
 from .hooks import *  # noqa: F401,F403

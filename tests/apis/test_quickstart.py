@@ -7,7 +7,6 @@ import torch
 from PIL import Image
 
 import mmeff  # noqa: F401  the checkpoint allow-list
-
 from mmeff.apis.quickstart import METRIC_FIELDS
 from tests.helpers.tools import PYTHON, REPO, run_tool
 

@@ -6,8 +6,12 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-from mmeff.apis.train import (merge_test_args, merge_train_args,
-                              parse_test_args, parse_train_args)
+from mmeff.apis.train import (
+    merge_test_args,
+    merge_train_args,
+    parse_test_args,
+    parse_train_args,
+)
 from mmeff.engine.config import ConfigError
 from tests.helpers.tools import REPO
 

@@ -14,6 +14,7 @@ STUDENT_CFG = osp.join(HERE, 'configs', 'tiny_student.py')
 def load_tool(path):
     """Import a repository tool script as a module (to call its main)."""
     import importlib.util
+
     from tests.helpers.tools import REPO
     spec = importlib.util.spec_from_file_location(
         'tool_' + osp.basename(path)[:-3], osp.join(REPO, path))

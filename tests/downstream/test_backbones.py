@@ -55,8 +55,8 @@ def test_every_backbone_key_is_converted(converted, mae_vit_b):
 
 
 def test_detection_backbone_feeds_a_stride_4_to_64_pyramid(converted):
-    from mmpretrain.registry import MODELS
     from mmengine.config import Config
+    from mmpretrain.registry import MODELS
     feats = converted[DET](torch.randn(1, 3, 64, 64))
     assert [tuple(f.shape) for f in feats] == [(1, 768, 4, 4)]
     neck_cfg = Config.fromfile(DET).model.neck.to_dict()

@@ -12,8 +12,13 @@ import os.path as osp
 import pytest
 import torch
 
-from tests.downstream.helpers import (FT_TINY, QUICKSTART_VIT, export_vit,
-                                      mae_vit, pretraining_checkpoint)
+from tests.downstream.helpers import (
+    FT_TINY,
+    QUICKSTART_VIT,
+    export_vit,
+    mae_vit,
+    pretraining_checkpoint,
+)
 from tests.helpers.tools import PYTHON, run_tool
 
 

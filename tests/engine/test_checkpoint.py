@@ -9,8 +9,12 @@ import torch
 from mmengine.logging import HistoryBuffer, MessageHub
 
 import mmeff  # noqa: F401  allow-lists MMEngine's checkpoint types
-from mmeff.engine.checkpoint import (CheckpointError, _history_buffer_getattr,
-                                     check_checkpoint, load_local_checkpoint)
+from mmeff.engine.checkpoint import (
+    CheckpointError,
+    _history_buffer_getattr,
+    check_checkpoint,
+    load_local_checkpoint,
+)
 from tests.helpers.tools import PYTHON, assert_ok, run_tool
 
 

@@ -3,8 +3,7 @@ import os.path as osp
 
 import pytest
 
-from mmeff.engine.config import (ConfigError, drop_amp_without_accelerator,
-                                 load_config)
+from mmeff.engine.config import ConfigError, drop_amp_without_accelerator, load_config
 from tests.helpers.tools import REPO
 
 QUICKSTART = osp.join(REPO, 'configs/quickstart/mae_vit-tiny-p4_fashion-mnist.py')

@@ -1,15 +1,21 @@
 """Curriculum schedules as functions of epoch / compute fraction."""
 import pytest
 
-from mmeff.engine.curricula import (DAILYMAE_EPOCH_PRESETS,
-                                    EFFICIENTTRAIN_PRESETS,
-                                    EFFICIENTTRAIN_REFERENCE_LR,
-                                    ComputeSchedule, ScheduleError, Stage,
-                                    check_stages, cosine_lr_factor,
-                                    randaugment_magnitude, ramp_stages,
-                                    scale_sizes, stage_at)
-from mmeff.engine.hooks import (EfficientTrainHook,
-                                ProgressiveResolutionHook)
+from mmeff.engine.curricula import (
+    DAILYMAE_EPOCH_PRESETS,
+    EFFICIENTTRAIN_PRESETS,
+    EFFICIENTTRAIN_REFERENCE_LR,
+    ComputeSchedule,
+    ScheduleError,
+    Stage,
+    check_stages,
+    cosine_lr_factor,
+    ramp_stages,
+    randaugment_magnitude,
+    scale_sizes,
+    stage_at,
+)
+from mmeff.engine.hooks import EfficientTrainHook, ProgressiveResolutionHook
 
 
 def test_palindrome_boundaries_at_half_and_full_ramp_end():

@@ -4,8 +4,7 @@ import os.path as osp
 
 import pytest
 
-from tests.helpers.tools import (PYTHON, REPO, assert_ok, assert_same_weights,
-                                 run_tool)
+from tests.helpers.tools import PYTHON, REPO, assert_ok, assert_same_weights, run_tool
 
 CONFIGS = osp.join(REPO, 'tests', 'configs')
 
@@ -57,7 +56,8 @@ def test_efficienttrain_bandwidth_magnitude_lr_and_resume(tiny_image_folder, tmp
 
     killed = train('mae_tiny_efficienttrain_crash.py', crashed, tiny_image_folder)
     assert killed.returncode == -9
-    resumed = train('mae_tiny_efficienttrain.py', crashed, tiny_image_folder, '--resume')
+    resumed = train('mae_tiny_efficienttrain.py', crashed, tiny_image_folder,
+                    '--resume')
     assert_ok(resumed)
     assert seen(crashed)['lr_4'] == pytest.approx(sizes['lr_4'])
     assert_same_weights(full / 'epoch_5.pth', crashed / 'epoch_5.pth')

@@ -6,8 +6,7 @@ import os.path as osp
 import pytest
 
 from mmeff.engine.config import load_config
-from tests.helpers.tools import (PYTHON, REPO, assert_ok, assert_same_weights,
-                                 run_tool)
+from tests.helpers.tools import PYTHON, REPO, assert_ok, assert_same_weights, run_tool
 
 TINY = 'vit-tiny-p4_fashion-mnist'
 VIT_B = 'vit-b-p16_8xb512-800e_in1k'

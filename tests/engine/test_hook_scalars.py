@@ -23,8 +23,7 @@ def read_scalars_json(work_dir):
 
 
 def read_tensorboard(work_dir, tag):
-    from tensorboard.backend.event_processing.event_accumulator import \
-        EventAccumulator
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     folder, = glob.glob(osp.join(work_dir, '*', 'vis_data'))
     events = EventAccumulator(folder)
     events.Reload()

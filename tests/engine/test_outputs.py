@@ -5,10 +5,16 @@ import time
 import pytest
 import torch
 
-from mmeff.engine.outputs import (AtomicLocalBackend, OutputDirError,
-                                  OutputExistsError, atomic_output,
-                                  check_writable_dir, is_intact_checkpoint,
-                                  newest_intact_checkpoint, refuse_existing)
+from mmeff.engine.outputs import (
+    AtomicLocalBackend,
+    OutputDirError,
+    OutputExistsError,
+    atomic_output,
+    check_writable_dir,
+    is_intact_checkpoint,
+    newest_intact_checkpoint,
+    refuse_existing,
+)
 
 
 def test_atomic_output_replaces_only_on_success(tmp_path):

@@ -7,8 +7,13 @@ import torch
 from mmpretrain.models import VisionTransformer
 
 import mmeff  # noqa: F401
-from mmeff.apis.export import (ExportError, backbone_state, to_mmpretrain,
-                                 to_timm, vit_arch)
+from mmeff.apis.export import (
+    ExportError,
+    backbone_state,
+    to_mmpretrain,
+    to_timm,
+    vit_arch,
+)
 from tests.helpers.tools import PYTHON, run_tool
 from tests.models.emae_cfgs import build, emae_cfg
 

@@ -28,7 +28,8 @@ def test_token_counts_follow_the_input_grid(size, algorithm):
     parts = 4 if algorithm == 'EMAE' else 1
     assert latent.shape == (2 * parts, 1 + num_patches // 4, 32)
     assert mask.shape == ids_restore.shape == (2 * parts, num_patches)
-    assert model.neck(latent, ids_restore).shape == (2 * parts, num_patches, 16 * 16 * 3)
+    pred = model.neck(latent, ids_restore)
+    assert pred.shape == (2 * parts, num_patches, 16 * 16 * 3)
     assert model.extract_feat(inputs)[0].shape == (2, 1 + num_patches, 32)
     losses = model.loss(inputs, None)
     assert all(torch.isfinite(v) for v in losses.values())
@@ -45,7 +46,8 @@ def test_native_grid_matches_upstream_mae_vit():
     b = upstream(x)
     for u, v in zip(a, b):
         torch.testing.assert_close(u, v)
-    torch.testing.assert_close(ours.backbone(x, mask=False)[0], upstream(x, mask=None)[0])
+    torch.testing.assert_close(ours.backbone(x, mask=False)[0],
+                               upstream(x, mask=None)[0])
 
 
 def test_other_grids_use_the_exact_sincos_table():

@@ -13,12 +13,24 @@ import torch
 from mmpretrain.models.utils import resize_pos_embed
 
 import mmeff  # noqa: F401
-from mmeff.apis.export import (ExportError, build_backbone,
-                                 roundtrip_check, target_backbone_cfg)
-from tests.downstream.helpers import (DET, FT_TINY, NARROW_VIT, PROBE,
-                                      QUICKSTART_VIT, SEG, export_vit,
-                                      mae_vit, narrow_variant,
-                                      pretraining_checkpoint)
+from mmeff.apis.export import (
+    ExportError,
+    build_backbone,
+    roundtrip_check,
+    target_backbone_cfg,
+)
+from tests.downstream.helpers import (
+    DET,
+    FT_TINY,
+    NARROW_VIT,
+    PROBE,
+    QUICKSTART_VIT,
+    SEG,
+    export_vit,
+    mae_vit,
+    narrow_variant,
+    pretraining_checkpoint,
+)
 
 
 @pytest.fixture(scope='module')

@@ -8,8 +8,7 @@ import pytest
 import torch
 
 from mmeff.engine.outputs import is_intact_checkpoint
-from tests.helpers.tools import (PYTHON, REPO, assert_ok, assert_same_weights,
-                                 run_tool)
+from tests.helpers.tools import PYTHON, REPO, assert_ok, assert_same_weights, run_tool
 from tests.tools.test_train import USER_CONFIG, train
 
 CFG = osp.join(REPO, 'tests/configs')
@@ -81,7 +80,7 @@ def test_unwritable_work_dir_is_a_one_line_error(tiny_image_folder, tmp_path,
 def test_launchers_without_their_arguments_print_usage(script, args, needs):
     result = run_tool(['bash', f'tools/{script}', *args])
     assert result.returncode == 2
-    assert result.stderr.startswith(f'usage: ') and script in result.stderr
+    assert result.stderr.startswith('usage: ') and script in result.stderr
     assert len(error_lines(result)) == 1 and needs in error_lines(result)[0]
 
 

@@ -4,8 +4,7 @@ import os.path as osp
 import pytest
 import torch
 
-from tests.helpers.tools import (PYTHON, REPO, assert_ok, assert_same_weights,
-                                 run_tool)
+from tests.helpers.tools import PYTHON, REPO, assert_ok, assert_same_weights, run_tool
 
 USER_CONFIG = osp.join(REPO, 'tests/configs/mae_tiny_user.py')
 CRASHING_CONFIG = osp.join(REPO, 'tests/configs/mae_tiny_user_crash.py')
@@ -100,6 +99,6 @@ def test_bad_input_gives_one_line_error(case, tiny_image_folder, tmp_path):
                        '--resume', str(ckpt))
         named = str(ckpt)
     assert result.returncode == 2
-    lines = [l for l in result.stderr.splitlines() if 'error:' in l]
+    lines = [line for line in result.stderr.splitlines() if 'error:' in line]
     assert len(lines) == 1 and named in lines[0], result.stderr[-2000:]
     assert 'Traceback' not in result.stderr

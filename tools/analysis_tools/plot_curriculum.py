@@ -18,6 +18,7 @@ def simulate(cfg, iters_per_epoch):
     import torch
     from mmengine.optim import OptimWrapper
     from mmpretrain.registry import HOOKS, PARAM_SCHEDULERS
+
     from mmeff.engine.curricula import randaugment_magnitude
 
     hooks = [h for h in cfg.get('custom_hooks', []) if h['type'] in
@@ -84,9 +85,10 @@ def main(argv=None):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+    from mmpretrain.utils import register_all_modules
+
     import mmeff  # noqa: F401
     from mmeff.engine.config import load_config
-    from mmpretrain.utils import register_all_modules
     register_all_modules()
     cfg = load_config(args.config)
     sizes, magnitudes, lrs, compute, costs = simulate(cfg, args.iters_per_epoch)

@@ -206,9 +206,10 @@ def step_by_size(clock, sizes, per_epoch):
 def train_once(name, args, probe):
     """One training run, timed by stage; with ``probe``, kNN and FLOPs."""
     from mmengine.runner import Runner
+
+    from mmeff.apis.benchmarking import step_flops
     from mmeff.apis.train import build_runner
     from mmeff.evaluation import extract_features, knn_top1
-    from mmeff.apis.benchmarking import step_flops
     cfg = configure(name, args)
     runner = build_runner(cfg)
     clock = StageClock()
@@ -333,10 +334,11 @@ def main(argv=None):
     if 'fixed' not in args.runs:
         parser.error("--runs must include 'fixed' (the baseline)")
 
-    import mmeff  # noqa: F401
-    from mmeff.data import prepare_fashion_mnist
-    from mmeff.apis.benchmarking import print_report
     from mmpretrain.utils import register_all_modules
+
+    import mmeff  # noqa: F401
+    from mmeff.apis.benchmarking import print_report
+    from mmeff.data import prepare_fashion_mnist
     register_all_modules()
     prepare_fashion_mnist(args.data_root,
                           train_per_class=args.train_per_class)

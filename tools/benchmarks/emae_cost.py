@@ -20,6 +20,7 @@ import torch
 def build(config, tiny, part_chunks=None, var_res=False):
     from mmengine.optim import build_optim_wrapper
     from mmpretrain.registry import MODELS
+
     from mmeff.engine.config import drop_amp_without_accelerator, load_config
     cfg = load_config(config)
     if tiny:
@@ -80,18 +81,20 @@ def main(argv=None):
     parser.add_argument('--tiny', action='store_true',
                         help='2-layer 64-dim ViT on 64px inputs (CPU smoke)')
     args = parser.parse_args(argv)
-    import mmeff  # noqa: F401
     from mmengine.logging import MMLogger
     from mmpretrain.utils import register_all_modules
+
+    import mmeff  # noqa: F401
     MMLogger.get_instance('emae_cost', log_level='WARNING')  # keep stdout JSON
     register_all_modules()
     if args.tiny:
         args.sizes = [64]
     config_path = args.mae
     if config_path.startswith('mmpretrain::'):
+        import os.path as osp
+
         from mmengine.config.utils import _get_package_and_cfg_path
         from mmengine.utils import get_installed_path
-        import os.path as osp
         pkg, rel = _get_package_and_cfg_path(config_path)
         config_path = osp.join(get_installed_path(pkg), '.mim', 'configs', rel)
 

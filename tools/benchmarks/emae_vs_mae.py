@@ -6,9 +6,10 @@ seconds. Each run first measures its own seconds per iteration, then sets an
 iteration-based cosine schedule that ends at the budget, so both finish a
 full schedule. By default EMAE's batch is MAE's divided by K, so both train
 the same number of MAE tasks (images x parts) per iteration at about the
-same cost per iteration; ``--emae-batch`` changes that. A FeatureProbeHook records held-out kNN top-1 against training
-wall time. Prints JSON: images/s, patches reconstructed/s, final proxy, and
-the time EMAE needs to reach MAE's final proxy as a fraction of MAE's time.
+same cost per iteration; ``--emae-batch`` changes that. A FeatureProbeHook
+records held-out kNN top-1 against training wall time. Prints JSON:
+images/s, patches reconstructed/s, final proxy, and the time EMAE needs to
+reach MAE's final proxy as a fraction of MAE's time.
 
   python tools/benchmarks/emae_vs_mae.py --budget 180 --out work_dirs/bench_emae
 """
@@ -25,8 +26,8 @@ CONFIGS = dict(
 
 def configure(name, budget, work_dir, data_root, probe_every, batch=None,
               consistency_weight=None):
-    from mmeff.engine.config import load_config
     from mmeff.apis.benchmarking import seconds_per_iteration
+    from mmeff.engine.config import load_config
     cfg = load_config(CONFIGS[name])
     for key in ('train_dataloader', 'probe_dataloaders.train',
                 'probe_dataloaders.val'):
@@ -77,11 +78,12 @@ def main(argv=None):
     parser.add_argument('--val-per-class', type=int, default=100)
     args = parser.parse_args(argv)
 
+    from mmpretrain.utils import register_all_modules
+
     import mmeff  # noqa: F401
+    from mmeff.apis.benchmarking import plot_proxy_curves, time_to_reach
     from mmeff.apis.train import build_runner
     from mmeff.data import prepare_fashion_mnist
-    from mmeff.apis.benchmarking import plot_proxy_curves, time_to_reach
-    from mmpretrain.utils import register_all_modules
     register_all_modules()
     prepare_fashion_mnist(args.data_root, args.train_per_class,
                           args.val_per_class)

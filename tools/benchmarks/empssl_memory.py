@@ -155,7 +155,8 @@ def main(argv=None):
             cmd = [sys.executable, __file__, '--patches', str(n),
                    '--micro-batch', str(micro)] + passed
             out = subprocess.run(cmd, capture_output=True, text=True)
-            lines = [l for l in out.stdout.splitlines() if l.startswith('{')]
+            lines = [line for line in out.stdout.splitlines()
+                     if line.startswith('{')]
             row = json.loads(lines[-1]) if lines else dict(
                 error=out.stderr.strip().splitlines()[-1:])
             rows.append(dict(num_patches=n,

@@ -206,9 +206,9 @@ def configure(spec):
 
 def run_variant(spec):
     """Train one variant; write its measurements to ``spec['result']``."""
-    import mmeff  # noqa: F401
     from mmpretrain.utils import register_all_modules
 
+    import mmeff  # noqa: F401
     from mmeff.apis.train import build_runner
     register_all_modules()
     if spec.get('threads'):
@@ -259,8 +259,8 @@ def _prepare_data(root, train_per_class, val_per_class):
 
 def _epochs_for_budget(budget, data_root, num_parts):
     """MAE epochs of (a) that fill ``budget`` seconds (a multiple of K)."""
-    from mmeff.engine.config import load_config
     from mmeff.apis.benchmarking import seconds_per_iteration
+    from mmeff.engine.config import load_config
     cfg = load_config(osp.join(REPO, config_path(toggles(BASELINE, None))))
     cfg.train_dataloader.dataset.data_root = data_root
     per_iter = seconds_per_iteration(cfg)
@@ -328,8 +328,9 @@ def main(argv=None):
     args = parse_args(argv)
     if args.run_variant:
         return run_variant(json.loads(args.run_variant))
-    import mmeff  # noqa: F401
     from mmpretrain.utils import register_all_modules
+
+    import mmeff  # noqa: F401
     register_all_modules()
     if args.threads:  # the budget calibration runs here
         import torch

@@ -124,8 +124,8 @@ def configure(config, args, work_dir):
 
 def run_config(config, args, work_dir):
     """Seconds per step for each block of one training run, and FLOPs."""
-    from mmeff.apis.train import build_runner
     from mmeff.apis.benchmarking import step_flops
+    from mmeff.apis.train import build_runner
     cfg = configure(config, args, work_dir)
     batch = args.batch or cfg.train_dataloader.batch_size
     batches = {s: random_batch(batch, s, seed=s) for s in args.sizes}
@@ -241,8 +241,9 @@ def main(argv=None):
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    import mmeff  # noqa: F401
     from mmpretrain.utils import register_all_modules
+
+    import mmeff  # noqa: F401
     register_all_modules()
     results = []
     for i, config in enumerate(args.configs):

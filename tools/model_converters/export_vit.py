@@ -58,9 +58,13 @@ def parse_args(argv=None):
 
 def export_for_config(backbone, config, out):
     """Write ``out`` for ``config``'s backbone; return the coverage."""
+    from mmeff.apis.export import (
+        build_backbone,
+        roundtrip_check,
+        target_backbone_cfg,
+        to_target,
+    )
     from mmeff.engine.outputs import atomic_output
-    from mmeff.apis.export import (build_backbone, roundtrip_check,
-                                     target_backbone_cfg, to_target)
     backbone_cfg = target_backbone_cfg(config)
     model = build_backbone(backbone_cfg)
     state, coverage = to_target(backbone, model)
@@ -76,6 +80,7 @@ def export_for_config(backbone, config, out):
 def num_heads_from_config(ckpt):
     """The ViT's attention heads, read from the config saved in ``ckpt``."""
     from mmengine.config import Config
+
     from mmeff.apis.export import ExportError
     cfg_text = ckpt.get('meta', {}).get('cfg')
     if not cfg_text:
@@ -94,8 +99,8 @@ def num_heads_from_config(ckpt):
 
 def write_format(backbone, arch, fmt, out):
     """Write ``out`` (and ``out.json`` for timm); return the coverage."""
-    from mmeff.engine.outputs import atomic_output
     from mmeff.apis.export import timm_kwargs, to_mmpretrain, to_timm
+    from mmeff.engine.outputs import atomic_output
     if fmt == 'mmpretrain':
         state, coverage = to_mmpretrain(backbone, arch)
         with atomic_output(out) as tmp:
@@ -111,10 +116,9 @@ def write_format(backbone, arch, fmt, out):
 
 def main(argv=None):
     import mmeff  # noqa: F401  safe loading of MMEngine checkpoints
+    from mmeff.apis.export import ExportError, backbone_state, check_vit_keys, vit_arch
     from mmeff.engine.checkpoint import CheckpointError, load_local_checkpoint
     from mmeff.engine.outputs import OutputExistsError, refuse_existing
-    from mmeff.apis.export import (ExportError, backbone_state,
-                                     check_vit_keys, vit_arch)
 
     args = parse_args(argv)
     try:

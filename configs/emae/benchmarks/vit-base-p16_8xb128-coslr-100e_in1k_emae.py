@@ -3,7 +3,7 @@
 #   python tools/model_converters/export_vit.py \
 #       work_dirs/emae_vit-b_800e/epoch_800.pth emae_vit-b_backbone.pth \
 #       --format mmpretrain
-#   tools/dist_train.sh configs/emae/benchmarks/vit-base-p16_8xb128-coslr-100e_in1k_emae.py 8
+#   tools/dist_train.sh configs/emae/benchmarks/vit-base-p16_8xb128-coslr-100e_in1k_emae.py 8  # noqa: E501
 _base_ = 'mmpretrain::mae/benchmarks/vit-base-p16_8xb128-coslr-100e_in1k.py'
 
 custom_imports = dict(imports=['mmeff'], allow_failed_imports=False)

@@ -2,15 +2,21 @@
 from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
 
-from mmeff.data.ops.low_frequency_crop import (lanczos_resize,
-                                               low_frequency_crop, resize_crop)
-from mmeff.engine.curricula import (EFFICIENTTRAIN_PRESETS, ScheduleError,
-                                    efficienttrain_schedule,
-                                    randaugment_magnitude)
+from mmeff.data.ops.low_frequency_crop import (
+    lanczos_resize,
+    low_frequency_crop,
+    resize_crop,
+)
+from mmeff.engine.curricula import (
+    EFFICIENTTRAIN_PRESETS,
+    ScheduleError,
+    efficienttrain_schedule,
+    randaugment_magnitude,
+)
 from mmeff.engine.schedulers import EfficientTrainLR
+
 from .pipeline_control import set_randaugment_magnitude
-from .progressive_resolution_hook import (check_stage, curriculum_backbone,
-                                          unwrap_model)
+from .progressive_resolution_hook import check_stage, curriculum_backbone, unwrap_model
 
 CROPS = dict(fft=low_frequency_crop, resize=resize_crop,
              lanczos=lanczos_resize)

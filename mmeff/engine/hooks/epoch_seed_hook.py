@@ -4,7 +4,6 @@ import random
 import numpy as np
 import torch
 from mmengine.hooks import Hook
-
 from mmpretrain.registry import HOOKS
 
 

@@ -3,8 +3,8 @@ import json
 import os.path as osp
 import time
 
-from mmengine.hooks import Hook
 from mmengine.dist import is_main_process
+from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
 
 from mmeff.evaluation import extract_features, knn_top1

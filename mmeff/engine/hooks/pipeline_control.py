@@ -1,6 +1,10 @@
 """Change a running train loader's output size or augmentation strength."""
-from mmpretrain.datasets.transforms import (CenterCrop, RandAugment,
-                                            RandomResizedCrop, Resize)
+from mmpretrain.datasets.transforms import (
+    CenterCrop,
+    RandAugment,
+    RandomResizedCrop,
+    Resize,
+)
 
 
 def _datasets(dataset):

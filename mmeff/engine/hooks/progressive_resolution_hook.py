@@ -4,10 +4,18 @@ from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 
 from mmeff.engine.config import ConfigError
-from mmeff.engine.curricula import (DAILYMAE_EPOCH_PRESETS, DAILYMAE_PRESETS,
-                                    DAILYMAE_RAMP_END, ScheduleError, Stage,
-                                    check_stages, ramp_stages, scale_sizes,
-                                    stage_at)
+from mmeff.engine.curricula import (
+    DAILYMAE_EPOCH_PRESETS,
+    DAILYMAE_PRESETS,
+    DAILYMAE_RAMP_END,
+    ScheduleError,
+    Stage,
+    check_stages,
+    ramp_stages,
+    scale_sizes,
+    stage_at,
+)
+
 from .pipeline_control import set_output_size
 
 

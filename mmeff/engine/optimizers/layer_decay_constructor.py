@@ -3,6 +3,7 @@ from collections import OrderedDict
 
 from mmengine.logging import MMLogger
 from mmengine.optim import DefaultOptimWrapperConstructor
+
 # MMEngine's root registry: MMDetection, MMSegmentation and MMPretrain
 # registries are its children and search it, so the plain name resolves
 # under default_scope 'mmdet', 'mmseg' and 'mmpretrain' alike.

@@ -3,9 +3,12 @@ from mmengine.optim.scheduler.lr_scheduler import LRSchedulerMixin
 from mmengine.optim.scheduler.param_scheduler import INF, _ParamScheduler
 from mmpretrain.registry import PARAM_SCHEDULERS
 
-from mmeff.engine.curricula import (EFFICIENTTRAIN_REFERENCE_LR,
-                                    ScheduleError, cosine_lr_factor,
-                                    efficienttrain_schedule)
+from mmeff.engine.curricula import (
+    EFFICIENTTRAIN_REFERENCE_LR,
+    ScheduleError,
+    cosine_lr_factor,
+    efficienttrain_schedule,
+)
 
 
 @PARAM_SCHEDULERS.register_module()
