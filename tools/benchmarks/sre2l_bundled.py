@@ -5,19 +5,21 @@
    60,000 training images, through a real MMEngine Runner and scores it on
    1,000 held-out test images;
 2. recovers IPC=10 images per class (``tools/condense/recover.py`` in a
-   subprocess, so its peak resident memory is recover's own) and draws them
-   as a PNG grid (one row per class);
-3. relabels them for every student epoch (fp16 logits per crop);
+   subprocess, so its peak resident memory is recover's own) with the
+   released CIFAR recipe (1,000 iterations, lr 0.25, r_bn 0.01, roll 0-4 px,
+   no crop) and draws them as a PNG grid (one row per class);
+3. relabels them for every student epoch (crops + CutMix per student batch,
+   fp16 logits per mixed crop);
 4. trains the same student for the same epochs on the recovered images with
-   soft labels (KL, T=20), and on random real subsets of 10 images per class
+   soft labels (KL, T=20, no T^2), and on random real subsets of 10 images
+   per class
    (one per ``--real-seeds`` entry) with hard labels; all are scored on the
    held-out images. The condensed set wins if it beats every real subset.
 
 Prints (and writes to ``<out>/metrics.json``) one JSON object. Defaults:
-teacher 3 epochs, recover 1,000 iterations (the paper's lower end) on one
-batch of 100 images, 600 student epochs, three real subsets; about 40
-minutes on two CPU cores with one torch thread (the paper: full-width
-networks, 1K-4K iterations, 300+ student epochs).
+teacher 3 epochs, recover 1,000 iterations on one batch of 100 images, 600
+student epochs, three real subsets; about 40 minutes on two CPU cores with
+one torch thread (the paper: full-width networks, 300+ student epochs).
 
   python tools/benchmarks/sre2l_bundled.py --out work_dirs/sre2l_fashion-mnist
 """
@@ -106,8 +108,10 @@ def main(argv=None):
     p.add_argument('--teacher-checkpoint',
                    help='reuse a squeezed teacher (scored, not retrained)')
     p.add_argument('--ipc', type=int, default=10)
-    p.add_argument('--iterations', type=int, default=1000,
-                   help='recover steps per batch (paper: 1K-4K)')
+    p.add_argument('--recover-preset', default='cifar',
+                   help='released recover recipe (cifar: the 32-px one)')
+    p.add_argument('--iterations', type=int,
+                   help='recover steps per batch (default: the preset\'s)')
     p.add_argument('--recover-batch-size', type=int, default=100)
     p.add_argument('--color', dest='grayscale', action='store_false',
                    help='synthesise independent channels (default: equal '
@@ -118,6 +122,10 @@ def main(argv=None):
     p.add_argument('--relabel-min-scale', type=float, default=0.08,
                    help='smallest crop area fraction of the stored student '
                    'crops (paper: 0.08)')
+    p.add_argument('--no-cutmix', action='store_true',
+                   help='relabel plain crops (mmeff\'s earlier default)')
+    p.add_argument('--t-squared', action='store_true',
+                   help='student KL times T^2 (mmeff\'s earlier default)')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--threads', type=int, default=1,
                    help='torch CPU threads; on a shared, oversubscribed '
@@ -130,6 +138,7 @@ def main(argv=None):
     import mmeff  # noqa: F401
     from mmeff.condense import relabel
     from mmeff.data import prepare_fashion_mnist
+    from mmeff.engine.config import load_config
 
     out = osp.abspath(args.out)
     os.makedirs(out, exist_ok=True)
@@ -167,7 +176,9 @@ def main(argv=None):
     shutil.rmtree(recovered, ignore_errors=True)
     cmd = [sys.executable, osp.join(REPO, 'tools/condense/recover.py'),
            osp.join(REPO, SQUEEZE), ckpt, recovered, '--ipc', str(args.ipc),
-           '--iterations', str(args.iterations), '--classes-from',
+           '--preset', args.recover_preset, *(
+               ['--iterations', str(args.iterations)] if args.iterations
+               else []), '--classes-from',
            osp.join(data_root, 'train'), '--batch-size',
            str(args.recover_batch_size), '--seed', str(args.seed),
            '--no-progress', *(['--grayscale'] if args.grayscale else [])]
@@ -180,7 +191,8 @@ def main(argv=None):
     grid = osp.join(out, 'recovered_grid.png')
     image_grid(osp.join(recovered, 'train'), grid, args.ipc)
     result['recover'] = dict(
-        ipc=args.ipc, iterations=args.iterations, grayscale=args.grayscale,
+        ipc=args.ipc, preset=rec['preset'], iterations=rec['iterations'],
+        grayscale=args.grayscale,
         batch_size=args.recover_batch_size, images=rec['written'],
         seconds=round(rec['seconds'], 1),
         image_iterations_per_second=round(
@@ -190,11 +202,16 @@ def main(argv=None):
     # 3. relabel
     relabel_dir = osp.join(out, 'relabel')
     shutil.rmtree(relabel_dir, ignore_errors=True)
+    student_batch = load_config(osp.join(REPO, STUDENT_SOFT)).get(
+        'train_dataloader')['batch_size']
     rel = relabel(osp.join(REPO, SQUEEZE), ckpt, recovered, relabel_dir,
                   args.student_epochs, seed=args.seed,
-                  scale=(args.relabel_min_scale, 1.), progress=False)
+                  scale=(args.relabel_min_scale, 1.),
+                  mix=None if args.no_cutmix else 'cutmix',
+                  cutmix_batch_size=student_batch, progress=False)
     result['relabel'] = dict(
         epochs=rel['epochs'], min_crop_scale=args.relabel_min_scale,
+        mix=rel['mix'], cutmix_batch_size=student_batch,
         bytes_per_epoch=rel['bytes_per_epoch'],
         file_bytes_per_epoch=rel['file_bytes'],
         seconds=round(rel['seconds'], 1))
@@ -208,10 +225,11 @@ def main(argv=None):
         'train_dataloader.dataset.relabel_dir': relabel_dir,
         'train_dataloader.dataset.seed': args.seed,
         'val_dataloader.dataset.data_root': data_root,
+        'model.head.loss.t_squared': args.t_squared,
         'train_cfg.max_epochs': args.student_epochs,
         'param_scheduler.T_max': args.student_epochs})
-    students['recovered_soft_labels'] = dict(top1=top1,
-                                             train_seconds=round(secs, 1))
+    students['recovered_soft_labels'] = dict(
+        top1=top1, kl_t_squared=args.t_squared, train_seconds=round(secs, 1))
     real = []
     for seed in args.real_seeds:
         subset = osp.join(out, f'real-ipc{args.ipc}-seed{seed}')
