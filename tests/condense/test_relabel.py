@@ -119,6 +119,24 @@ def test_cutmix_is_the_released_per_batch_scheme():
     assert 0.25 < np.mean(areas) / 32 ** 2 < 0.45
 
 
+def test_relabel_defaults_are_the_released_settings():
+    # VILA-Lab/SRe2L relabel/relabel.sh: --min-scale-crops 0.08
+    # --max-scale-crops 1 --mix-type cutmix -b 1024; utils_fkd.py /
+    # generate_soft_label.py: --cutmix 1.0, torchvision's ratio 3/4-4/3.
+    import inspect
+    defaults = {k: v.default for k, v in
+                inspect.signature(relabel).parameters.items()}
+    assert defaults['scale'] == (0.08, 1.)
+    assert defaults['ratio'] == (3. / 4., 4. / 3.)
+    assert defaults['mix'] == 'cutmix'
+    assert defaults['cutmix_alpha'] == 1.
+    assert defaults['cutmix_batch_size'] == 1024
+    cli = load_tool('tools/condense/relabel.py').parse_args(
+        ['c', 'k', 'd', 'o', '--epochs', '1'])
+    assert (cli.min_crop_scale, cli.no_cutmix, cli.cutmix_batch_size) == (
+        0.08, False, 1024)
+
+
 def test_relabel_without_cutmix_stores_plain_crops(recovered, teacher_ckpt,
                                                    tmp_path):
     info = relabel(TEACHER_CFG, teacher_ckpt, recovered, str(tmp_path), 1,
