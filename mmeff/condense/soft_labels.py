@@ -195,10 +195,8 @@ class RelabelledDataset(CustomDataset):
                 "dict(type='RelabelEpochHook') to custom_hooks")
         partners = self._record.get('mix_partners')
         if partners is None:
-            results = self.pipeline(self._sample(idx))
-        else:
-            results = self._mixed(idx, int(partners[idx]))
-        return results
+            return self.pipeline(self._sample(idx))
+        return self._mixed(idx, int(partners[idx]))
 
     def _sample(self, idx):
         info = self.get_data_info(idx)

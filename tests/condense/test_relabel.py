@@ -96,6 +96,18 @@ def test_replay_reproduces_the_mixed_crops_and_the_logits(
     assert not np.array_equal(*boxes_seen)  # a new crop every epoch
 
 
+def test_cutmix_files_need_a_replay_crop_in_the_pipeline(relabelled,
+                                                        recovered):
+    data = RelabelledDataset(data_root=recovered, data_prefix='train',
+                             relabel_dir=relabelled[0], seed=0,
+                             pipeline=[dict(type='LoadImageFromFile'),
+                                       dict(type='PackInputs')])
+    data.set_epoch(0)
+    with pytest.raises(CondenseError, match='store CutMix, which needs a '
+                       'ReplayCrop'):
+        data[0]
+
+
 def test_cutmix_is_the_released_per_batch_scheme():
     # VILA-Lab/SRe2L relabel/utils_fkd.py: per batch one randperm, one
     # lam ~ Beta(1, 1), one rand_bbox box; every batch mixed.
