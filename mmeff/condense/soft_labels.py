@@ -8,7 +8,8 @@ for every image of the condensed set, its crop box, flip, CutMix partner and
 box, and the teacher's fp16 logits on the mixed crop.
 :class:`RelabelledDataset` replays them; :class:`ReplayCrop` applies a
 stored crop; :class:`RelabelEpochHook` tells the dataset which
-epoch is running; :class:`SoftLabelKLLoss` (in ``losses``) trains on the
+epoch is running; :class:`RelabelSampler` (optional) forms the student's
+batches from relabel's CutMix batches, as the released student does; :class:`SoftLabelKLLoss` (in ``losses``) trains on the
 logits.
 """
 import hashlib
@@ -21,9 +22,10 @@ from mmcv.transforms import BaseTransform
 from mmengine.hooks import Hook
 
 from mmpretrain.datasets import CustomDataset
-from mmpretrain.registry import DATASETS, HOOKS, TRANSFORMS
+from mmpretrain.registry import DATA_SAMPLERS, DATASETS, HOOKS, TRANSFORMS
 
 from .errors import CondenseError
+from .mixing import draw_cutmix
 
 FORMAT = 'mmeff-sre2l-relabel-v1'
 
@@ -239,6 +241,60 @@ def _find_relabelled(dataset):
             return dataset
         dataset = getattr(dataset, 'dataset', None)
     return None
+
+
+@DATA_SAMPLERS.register_module()
+class RelabelSampler:
+    """Serve each epoch's images in relabel's CutMix order.
+
+    The released student (VILA-Lab/SRe2L, ``SRe2L/validate/train_FKD.py``)
+    loads relabel's batches as they were mixed: same sampler seed, same
+    batch size. With this sampler and a train batch size equal to relabel's
+    ``cutmix_batch_size``, every student batch is one CutMix batch (the
+    order is redrawn from the file's seed and epoch, as relabel drew it).
+    Without it (MMEngine's ``DefaultSampler``) each image is still served
+    exactly as labelled, in batches of the sampler's making. One process
+    only.
+
+    Args:
+        dataset: the train set, a :class:`RelabelledDataset` (or a wrapper
+            of one).
+        seed: passed by MMEngine's Runner; unused, the order comes from
+            the relabel file's seed.
+    """
+
+    def __init__(self, dataset, seed=None):
+        from mmengine.dist import get_world_size
+        if get_world_size() > 1:
+            raise CondenseError('RelabelSampler replays one process\'s '
+                                'batches; use DefaultSampler to train on '
+                                'several processes')
+        self.dataset = _find_relabelled(dataset)
+        if self.dataset is None:
+            raise CondenseError('RelabelSampler: the train set is not a '
+                                'RelabelledDataset')
+
+    def __iter__(self):
+        data = self.dataset
+        if data._record is None or data._epoch is None or data._epoch < 0:
+            raise CondenseError(
+                'RelabelSampler: no epoch selected; add '
+                "dict(type='RelabelEpochHook') to custom_hooks")
+        meta = data._record['meta']
+        if meta.get('mix') != 'cutmix':
+            raise CondenseError(
+                f'{epoch_file(data.relabel_dir, data._epoch)}: stores no '
+                'CutMix batches to replay; use DefaultSampler')
+        order, _, _ = draw_cutmix(meta['seed'], meta['epoch'], len(data),
+                                  meta['crop_size'], meta['cutmix_alpha'],
+                                  meta['cutmix_batch_size'])
+        return iter(order.tolist())
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def set_epoch(self, epoch):
+        """The epoch's order comes from the dataset's current file."""
 
 
 @HOOKS.register_module()

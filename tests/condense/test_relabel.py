@@ -9,11 +9,10 @@ import pytest
 import torch
 
 from mmeff.condense import (CondenseError, RelabelledDataset,
-                            SoftLabelKLLoss, bytes_per_epoch, draw_crops,
-                            load_teacher)
-from mmeff.condense import relabel
-from mmeff.condense.relabel import (crop_pipeline, cutmix_box, draw_cutmix,
-                                    teacher_logits)
+                            RelabelSampler, SoftLabelKLLoss, bytes_per_epoch,
+                            draw_crops, load_teacher, relabel)
+from mmeff.condense.mixing import cutmix_box, draw_cutmix
+from mmeff.condense.relabel import crop_pipeline, teacher_logits
 from mmeff.condense.soft_labels import epoch_file
 from mmeff.condense.teacher import channel_order, read_like_recovered_pngs
 from tests.condense.conftest import STUDENT_CFG, TEACHER_CFG
@@ -65,7 +64,7 @@ def test_replay_reproduces_the_mixed_crops_and_the_logits(
         record = torch.load(epoch_file(out, epoch), weights_only=True)
         # The crops and the CutMix are a function of (seed, epoch) alone.
         boxes, flips = draw_crops(0, epoch, [(16, 16)] * len(data))
-        partners, mix_boxes = draw_cutmix(0, epoch, len(data), 16)
+        _, partners, mix_boxes = draw_cutmix(0, epoch, len(data), 16)
         assert torch.equal(record['boxes'].long(), torch.from_numpy(boxes))
         assert torch.equal(record['flips'], torch.from_numpy(flips))
         assert torch.equal(record['mix_partners'].long(),
@@ -111,9 +110,9 @@ def test_cutmix_files_need_a_replay_crop_in_the_pipeline(relabelled,
 def test_cutmix_is_the_released_per_batch_scheme():
     # VILA-Lab/SRe2L relabel/utils_fkd.py: per batch one randperm, one
     # lam ~ Beta(1, 1), one rand_bbox box; every batch mixed.
-    partners, boxes = draw_cutmix(3, 0, 100, 32, batch_size=20)
+    order, partners, boxes = draw_cutmix(3, 0, 100, 32, batch_size=20)
     rng = np.random.default_rng([3, 0, 1])
-    order = rng.permutation(100)
+    assert np.array_equal(order, rng.permutation(100))
     for start in range(0, 100, 20):
         batch = order[start:start + 20]
         assert sorted(partners[batch]) == sorted(batch)  # a permutation
@@ -260,6 +259,51 @@ def test_student_trains_on_soft_labels_with_a_runner(relabelled, recovered,
     after = runner.model.state_dict()
     assert any(not torch.equal(before[k], after[k]) for k in before
                if k.endswith('weight'))
+
+
+def test_relabel_sampler_makes_every_student_batch_one_cutmix_batch(
+        recovered, teacher_ckpt, tmp_path):
+    from mmeff.apis.train import build_runner
+    from mmeff.engine.config import load_config
+    out = str(tmp_path / 'relabel')
+    relabel(TEACHER_CFG, teacher_ckpt, recovered, out, 2,
+            cutmix_batch_size=5, progress=False)
+    data = student_set(recovered, out)
+    sampler = RelabelSampler(data)
+    for epoch in (0, 1):
+        data.set_epoch(epoch)
+        record = torch.load(epoch_file(out, epoch), weights_only=True)
+        order = list(sampler)
+        assert sorted(order) == list(range(20)) and len(sampler) == 20
+        for start in range(0, 20, 5):  # a batch of 5 is one CutMix batch
+            batch = order[start:start + 5]
+            assert sorted(record['mix_partners'][batch].tolist()) == sorted(
+                batch)
+            assert len({tuple(record['mix_boxes'][i].tolist())
+                        for i in batch}) == 1
+    cfg = load_config(STUDENT_CFG, {
+        'train_dataloader.dataset.data_root': recovered,
+        'train_dataloader.dataset.relabel_dir': out,
+        'train_dataloader.sampler': dict(_delete_=True,
+                                         type='RelabelSampler')})
+    cfg.work_dir = str(tmp_path / 'work')
+    runner = build_runner(cfg)
+    runner.train()
+    assert isinstance(runner.train_dataloader.sampler, RelabelSampler)
+    assert runner.iter == 8 and runner.epoch == 2
+
+
+def test_relabel_sampler_needs_cutmix_files(recovered, teacher_ckpt,
+                                            tmp_path):
+    relabel(TEACHER_CFG, teacher_ckpt, recovered, str(tmp_path), 1,
+            mix=None, progress=False)
+    data = student_set(recovered, str(tmp_path))
+    sampler = RelabelSampler(data)
+    with pytest.raises(CondenseError, match='add .*RelabelEpochHook'):
+        iter(sampler)
+    data.set_epoch(0)
+    with pytest.raises(CondenseError, match='stores no CutMix batches'):
+        iter(sampler)
 
 
 def test_student_without_the_epoch_hook_fails_clearly(relabelled, recovered):
