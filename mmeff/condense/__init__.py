@@ -6,17 +6,19 @@ MMPretrain training run of a BatchNorm teacher (``configs/sre2l``);
 :func:`recover` synthesises the condensed images, :func:`relabel` stores the
 teacher's soft labels per student epoch, and the registered
 ``RelabelledDataset`` / ``ReplayCrop`` / ``RelabelEpochHook`` /
-``SoftLabelKLLoss`` train the student in a normal MMEngine run.
+``RelabelSampler`` / ``SoftLabelKLLoss`` train the student in a normal MMEngine run.
 """
 from .bn_matching import BNStatsMatcher, batchnorm_layers
 from .errors import CondenseError, NoBatchNormError
 from .losses import SoftLabelKLLoss
 from .recover import recover, recover_batch
+from .mixing import draw_cutmix
 from .relabel import bytes_per_epoch, draw_crops, relabel
-from .soft_labels import RelabelEpochHook, RelabelledDataset, ReplayCrop
+from .soft_labels import (RelabelEpochHook, RelabelledDataset, RelabelSampler,
+                          ReplayCrop)
 from .teacher import load_teacher
 
 __all__ = ['BNStatsMatcher', 'NoBatchNormError', 'batchnorm_layers',
            'SoftLabelKLLoss', 'recover', 'recover_batch', 'bytes_per_epoch',
-           'draw_crops', 'relabel', 'RelabelEpochHook', 'RelabelledDataset',
-           'ReplayCrop', 'CondenseError', 'load_teacher']
+           'draw_crops', 'draw_cutmix', 'relabel', 'RelabelEpochHook',
+           'RelabelledDataset', 'RelabelSampler', 'ReplayCrop', 'CondenseError', 'load_teacher']

@@ -8,12 +8,13 @@ minimises
     CE(f(x), y) + r_bn * sum_l alpha_l (||mu_l(x) - mu_BN,l||
                                         + ||var_l(x) - var_BN,l||)
 
-with the teacher frozen in eval mode. Defaults are the paper's ImageNet-1K
-recover settings: ``r_bn = 0.01``, ``alpha = 10`` on the first BN layer,
-Adam lr 0.25 with betas (0.5, 0.9) and a cosine schedule, 1K iterations
-(the paper reports 1K-4K), and a fresh random-resized crop (scale 0.08-1),
-horizontal flip and roll of the whole batch at every step. Like the released
-recover code, a batch takes images in ipc-index-major order, so it spans
+with the teacher frozen in eval mode, under Adam (betas 0.5, 0.9) with a
+cosine learning rate. Every step sees an augmented view of the batch: a
+random-resized crop and a flip (ImageNet, Tiny-ImageNet recipes; none for
+CIFAR) and a roll. The settings are those of the authors' released scripts,
+chosen per data set (:mod:`mmeff.condense.presets`: ``'imagenet'``,
+``'cifar'``, ``'tiny'``; by default the one for the image size). Like the
+released code, a batch takes images in ipc-index-major order, so it spans
 classes and its BN statistics mix classes as the running statistics do.
 
 Images are written as soon as their batch finishes, as PNGs in an
@@ -39,8 +40,9 @@ from PIL import Image
 
 from mmeff.engine.outputs import atomic_write_bytes
 from .bn_matching import BNStatsMatcher
-from .crops import DEFAULT_SCALE, sample_crop_boxes
+from .crops import sample_crop_boxes
 from .errors import CondenseError, NoBatchNormError
+from .presets import RECOVER_BETAS, recover_preset
 from .teacher import (channel_order, class_folders,
                       load_teacher, normalisation_of, num_classes_of)
 
@@ -48,7 +50,7 @@ SIDECAR = 'recover.json'
 # Settings that change the images; a resumed run must agree on all of them.
 _IMAGE_SETTINGS = ('teacher_config', 'teacher_checkpoint', 'classes',
                    'image_size', 'iterations', 'lr', 'betas', 'r_bn',
-                   'first_bn_multiplier', 'crop_scale', 'jitter',
+                   'first_bn_multiplier', 'crop_scale', 'flip', 'shift',
                    'batch_size', 'seed', 'grayscale')
 
 
@@ -65,22 +67,28 @@ def cosine_lr(base_lr, step, total):
     return 0.5 * base_lr * (1 + math.cos(math.pi * step / total))
 
 
-def jitter_batch(x, rng, scale=DEFAULT_SCALE, max_shift=0):
-    """Random-resized crop + flip + roll of a whole batch (differentiable).
+def jitter_batch(x, rng, crop_scale=None, flip=False, shift=(0, 0)):
+    """Augmented view of a whole batch (differentiable), one draw per call.
 
-    One crop, flip and shift for the batch per call, as in the released
-    recover code; ``rng`` (numpy Generator) is the only randomness.
+    In order, as in the released recover code: a random-resized crop of
+    area fraction ``crop_scale`` resized back to the input size (``None``:
+    no crop), a horizontal flip with probability 0.5 (if ``flip``), and a
+    ``torch.roll`` by a shift drawn uniformly from the integers
+    ``shift[0]..shift[1]`` (inclusive) per spatial axis. ``rng`` (numpy
+    Generator) is the only randomness.
     """
-    n, _, h, w = x.shape
-    x0, y0, x1, y1 = sample_crop_boxes(rng, [h], [w], scale)[0]
-    out = x[:, :, y0:y1, x0:x1]
-    if (y1 - y0, x1 - x0) != (h, w):
-        out = F.interpolate(out, size=(h, w), mode='bilinear',
-                            align_corners=False)
-    if rng.random() < 0.5:
+    _, _, h, w = x.shape
+    out = x
+    if crop_scale is not None:
+        x0, y0, x1, y1 = sample_crop_boxes(rng, [h], [w], crop_scale)[0]
+        out = x[:, :, y0:y1, x0:x1]
+        if (y1 - y0, x1 - x0) != (h, w):
+            out = F.interpolate(out, size=(h, w), mode='bilinear',
+                                align_corners=False)
+    if flip and rng.random() < 0.5:
         out = out.flip(3)
-    if max_shift > 0:
-        dy, dx = (int(v) for v in rng.integers(-max_shift, max_shift + 1, 2))
+    if tuple(shift) != (0, 0):
+        dy, dx = (int(v) for v in rng.integers(shift[0], shift[1] + 1, 2))
         out = torch.roll(out, shifts=(dy, dx), dims=(2, 3))
     return out
 
@@ -142,39 +150,44 @@ def _check_positive(name, value):
             f'{name} must be a positive integer, got {value!r}')
 
 
+def _pixel_space(mean, std, grayscale):
+    """``(to_input, low, high)`` of the optimised tensor.
+
+    With ``grayscale`` the tensor holds channel 0's normalised value, and
+    ``to_input`` feeds the same pixel, normalised per channel, to every
+    channel; ``low``/``high`` bound the values that map to 0-255 pixels.
+    """
+    if grayscale:
+        def to_input(v):
+            return (v * std[:, :1] + mean[:, :1] - mean) / std
+        return (to_input, (0 - mean[:, :1]) / std[:, :1],
+                (255 - mean[:, :1]) / std[:, :1])
+    return (lambda v: v), (0 - mean) / std, (255 - mean) / std
+
+
 def recover_batch(model, targets, mean, std, *, image_size, iterations,
-                  lr=0.25, betas=(0.5, 0.9), r_bn=0.01,
-                  first_bn_multiplier=10., crop_scale=DEFAULT_SCALE,
-                  jitter=0, rng, device='cpu', matcher=None, progress=None,
-                  grayscale=False):
+                  lr=0.25, betas=RECOVER_BETAS, r_bn=0.01,
+                  first_bn_multiplier=10., crop_scale=None, flip=False,
+                  shift=(0, 0), rng, device='cpu', matcher=None,
+                  progress=None, grayscale=False):
     """Optimise one synthetic batch for ``targets``; returns ``(x, history)``.
 
     ``x`` is in the teacher's normalised space, clipped to the range that
     maps to 0-255 pixels. ``history`` holds the total loss of every step.
-    With ``grayscale`` one pixel value per position is optimised and
-    replicated to every channel, for teachers squeezed on grayscale images
-    (whose real inputs never have differing channels).
+    ``crop_scale``, ``flip`` and ``shift`` are the per-step augmentation of
+    :func:`jitter_batch`. With ``grayscale`` one pixel value per position is
+    optimised and replicated to every channel, for teachers squeezed on
+    grayscale images (whose real inputs never have differing channels).
     """
     own_matcher = matcher is None
     if own_matcher:
         matcher = BNStatsMatcher(model, first_bn_multiplier)
-    n = len(targets)
     channels = 1 if grayscale else mean.shape[1]
     noise = torch.from_numpy(rng.standard_normal(
-        (n, channels, image_size, image_size)).astype(np.float32))
+        (len(targets), channels, image_size, image_size)).astype(np.float32))
     x = noise.to(device).requires_grad_(True)
-    mean_d, std_d = mean.to(device), std.to(device)
-    if grayscale:
-        # x lives in channel 0's normalised space; the same pixel value,
-        # normalised per channel, feeds every channel.
-        def to_input(v):
-            return (v * std_d[:, :1] + mean_d[:, :1] - mean_d) / std_d
-        low = (0 - mean_d[:, :1]) / std_d[:, :1]
-        high = (255 - mean_d[:, :1]) / std_d[:, :1]
-    else:
-        def to_input(v):
-            return v
-        low, high = (0 - mean_d) / std_d, (255 - mean_d) / std_d
+    to_input, low, high = _pixel_space(mean.to(device), std.to(device),
+                                       grayscale)
     targets = torch.as_tensor(targets, device=device)
     optimizer = torch.optim.Adam([x], lr=lr, betas=betas, eps=1e-8)
     history = []
@@ -182,8 +195,8 @@ def recover_batch(model, targets, mean, std, *, image_size, iterations,
         for step in range(iterations):
             for group in optimizer.param_groups:
                 group['lr'] = cosine_lr(lr, step, iterations)
-            logits = model(jitter_batch(to_input(x), rng, crop_scale,
-                                        jitter), mode='tensor')
+            view = jitter_batch(to_input(x), rng, crop_scale, flip, shift)
+            logits = model(view, mode='tensor')
             loss = F.cross_entropy(logits, targets) + r_bn * matcher.loss()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -201,10 +214,10 @@ def recover_batch(model, targets, mean, std, *, image_size, iterations,
 
 
 def recover(teacher_config, teacher_checkpoint, out_dir, ipc, *,
-            classes_from=None, image_size=None, iterations=1000, lr=0.25,
-            betas=(0.5, 0.9), r_bn=0.01, first_bn_multiplier=10.,
-            crop_scale=DEFAULT_SCALE, jitter=None, batch_size=100, seed=0,
-            grayscale=False, device='cpu', progress=True, overwrite=False):
+            classes_from=None, image_size=None, preset=None, iterations=None,
+            lr=None, r_bn=None, first_bn_multiplier=None, crop_scale='preset',
+            flip=None, shift=None, batch_size=None, seed=0, grayscale=False,
+            device='cpu', progress=True, overwrite=False):
     """Synthesise ``ipc`` images per class into ``out_dir``.
 
     Args:
@@ -218,8 +231,16 @@ def recover(teacher_config, teacher_checkpoint, out_dir, ipc, *,
             training folder); defaults to the teacher config's train split.
         image_size (int): side of the synthetic images; defaults to the
             teacher config's train crop size.
-        jitter (int): maximal roll in pixels; default ``image_size // 8``
-            (the released code rolls up to 32 px at 224).
+        preset (str): released recipe the settings below default to:
+            ``'imagenet'``, ``'cifar'`` or ``'tiny'``
+            (:data:`~mmeff.condense.presets.RECOVER_PRESETS`); default: by
+            image size (``'cifar'`` up to 32 px).
+        iterations, lr, r_bn, first_bn_multiplier, flip: ``None`` takes the
+            preset's value.
+        crop_scale (tuple | None): area fraction of the random-resized crop
+            of every step; ``None``: no crop; default: the preset's.
+        shift (tuple): inclusive range of the roll per axis, in pixels
+            (``(0, 32)`` is the released ``--jitter 32``).
         batch_size (int): images per optimised batch, taken in
             ipc-index-major order (the paper's 100 on ImageNet-1K is one
             image of each of 100 classes).
@@ -237,11 +258,32 @@ def recover(teacher_config, teacher_checkpoint, out_dir, ipc, *,
         ``peak_rss_mib`` (plus ``peak_cuda_mib`` on CUDA).
     """
     _check_positive('ipc', ipc)
-    _check_positive('iterations', iterations)
-    _check_positive('batch_size', batch_size)
     model, cfg = load_teacher(teacher_config, teacher_checkpoint, device)
     for p in model.parameters():
         p.requires_grad_(False)
+    overrides = dict(iterations=iterations, lr=lr, r_bn=r_bn, flip=flip,
+                     first_bn_multiplier=first_bn_multiplier, shift=shift,
+                     batch_size=batch_size, crop_scale=crop_scale)
+    settings = _settings(model, cfg, teacher_config, teacher_checkpoint,
+                         classes_from, image_size, preset, overrides,
+                         ipc=ipc, seed=seed, grayscale=grayscale)
+    _check_out_dir(out_dir, settings, overwrite)
+    for name in settings['classes']:
+        os.makedirs(osp.join(out_dir, 'train', name), exist_ok=True)
+    atomic_write_bytes(osp.join(out_dir, SIDECAR),
+                       json.dumps(settings, indent=2).encode())
+    start = time.perf_counter()
+    written, skipped = _recover_pending(model, settings, out_dir, device,
+                                        progress)
+    seconds = time.perf_counter() - start
+    rate = written * settings['iterations'] / seconds if written else None
+    return dict(settings, written=written, skipped=skipped, seconds=seconds,
+                image_iterations_per_second=rate, **_peak_memory(device))
+
+
+def _settings(model, cfg, teacher_config, teacher_checkpoint, classes_from,
+              image_size, preset, overrides, **fixed):
+    """The run's full settings: the preset's, overridden where given."""
     num_classes = num_classes_of(model, teacher_config)
     if classes_from is None:
         classes_from = _train_folder(cfg, teacher_config)
@@ -249,63 +291,64 @@ def recover(teacher_config, teacher_checkpoint, out_dir, ipc, *,
     if image_size is None:
         image_size = _train_crop_size(cfg, teacher_config)
     _check_positive('image_size', image_size)
-    if jitter is None:
-        jitter = max(image_size // 8, 0)
+    preset, chosen = recover_preset(preset, image_size)
+    for key, value in overrides.items():
+        # crop_scale=None is a choice (no crop); 'preset' leaves it alone.
+        if (value != 'preset' if key == 'crop_scale' else value is not None):
+            chosen[key] = value
+    _check_positive('iterations', chosen['iterations'])
+    _check_positive('batch_size', chosen['batch_size'])
     mean, std = normalisation_of(model)
-    order = channel_order(model, cfg)
-    settings = dict(
-        method='SRe2L recover', teacher_config=osp.abspath(teacher_config),
-        teacher_checkpoint=osp.abspath(teacher_checkpoint),
-        classes=classes, ipc=ipc, image_size=image_size,
-        iterations=iterations, lr=lr, betas=list(betas), r_bn=r_bn,
-        first_bn_multiplier=first_bn_multiplier, crop_scale=list(crop_scale),
-        jitter=jitter, batch_size=batch_size, seed=seed, grayscale=grayscale,
+    return dict(
+        method='SRe2L recover', preset=preset,
+        teacher_config=osp.abspath(teacher_config),
+        teacher_checkpoint=osp.abspath(teacher_checkpoint), classes=classes,
+        image_size=image_size, betas=list(RECOVER_BETAS), **fixed,
+        **{k: list(v) if isinstance(v, tuple) else v
+           for k, v in chosen.items()},
         mean=mean.flatten().tolist(), std=std.flatten().tolist(),
-        channel_order=order)
-    _check_out_dir(out_dir, settings, overwrite)
-    for name in classes:
-        os.makedirs(osp.join(out_dir, 'train', name), exist_ok=True)
-    atomic_write_bytes(osp.join(out_dir, SIDECAR),
-                       json.dumps(settings, indent=2).encode())
+        channel_order=channel_order(model, cfg))
 
-    matcher = BNStatsMatcher(model, first_bn_multiplier, name=teacher_config)
+
+def _recover_pending(model, settings, out_dir, device, progress):
+    """Make every image not yet on disk; returns ``(written, skipped)``."""
+    s = settings
+    classes, ipc, iters = s['classes'], s['ipc'], s['iterations']
+    mean = torch.tensor(s['mean']).view(1, -1, 1, 1)
+    std = torch.tensor(s['std']).view(1, -1, 1, 1)
     # Image order is ipc-index-major, so a batch spans all classes as in the
     # released code; only images not yet on disk are made.
-    pending = [(i, k) for i in range(ipc) for k in range(num_classes)
+    pending = [(i, k) for i in range(ipc) for k in range(len(classes))
                if not osp.isfile(image_path(out_dir, classes[k], i))]
-    batches = [pending[s:s + batch_size]
-               for s in range(0, len(pending), batch_size)]
-    skipped = ipc * num_classes - len(pending)
+    batches = [pending[b:b + s['batch_size']]
+               for b in range(0, len(pending), s['batch_size'])]
+    matcher = BNStatsMatcher(model, s['first_bn_multiplier'],
+                             name=s['teacher_config'])
     bar = None
     if progress:
         from tqdm import tqdm
-        bar = tqdm(total=len(batches) * iterations, desc='recover',
-                   unit='step', dynamic_ncols=True)
-    written, start = 0, time.perf_counter()
+        bar = tqdm(total=len(batches) * iters, desc='recover', unit='step',
+                   dynamic_ncols=True)
+    crop = None if s['crop_scale'] is None else tuple(s['crop_scale'])
     try:
         for batch in batches:
             # Seeded by the batch's first image: a resumed run redoes a
             # batch exactly as an uninterrupted run would have.
-            rng = np.random.default_rng([seed, *batch[0]])
             x, _ = recover_batch(
                 model, [k for _, k in batch], mean, std,
-                image_size=image_size, iterations=iterations, lr=lr,
-                betas=betas, r_bn=r_bn, crop_scale=crop_scale, jitter=jitter,
-                rng=rng, device=device, matcher=matcher, progress=bar,
-                grayscale=grayscale)
-            for (i, k), pixels in zip(batch, to_uint8_images(x, mean, std,
-                                                             order)):
+                image_size=s['image_size'], iterations=iters, lr=s['lr'],
+                r_bn=s['r_bn'], crop_scale=crop, flip=s['flip'],
+                shift=tuple(s['shift']), device=device, matcher=matcher,
+                rng=np.random.default_rng([s['seed'], *batch[0]]),
+                progress=bar, grayscale=s['grayscale'])
+            images = to_uint8_images(x, mean, std, s['channel_order'])
+            for (i, k), pixels in zip(batch, images):
                 _save_png(pixels, image_path(out_dir, classes[k], i))
-            written += len(batch)
     finally:
         matcher.remove()
         if bar is not None:
             bar.close()
-    seconds = time.perf_counter() - start
-    return dict(settings, written=written, skipped=skipped, seconds=seconds,
-                image_iterations_per_second=(written * iterations / seconds
-                                             if written else None),
-                **_peak_memory(device))
+    return len(pending), ipc * len(classes) - len(pending)
 
 
 def _peak_memory(device):

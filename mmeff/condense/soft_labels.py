@@ -4,10 +4,12 @@ SRe2L (Yin, Xing, Shen, NeurIPS 2023), step 3, follows FKD: the teacher
 labels, once and offline, the exact random crops the student will train on,
 so student training never runs the teacher. Per epoch ``e`` a file
 ``epoch_<e>.pt`` (written by :func:`mmeff.condense.relabel.relabel`) holds,
-for every image of the condensed set, its crop box, flip and the teacher's
-fp16 logits. :class:`RelabelledDataset` replays them; :class:`ReplayCrop`
-applies a stored crop; :class:`RelabelEpochHook` tells the dataset which
-epoch is running; :class:`SoftLabelKLLoss` (in ``losses``) trains on the
+for every image of the condensed set, its crop box, flip, CutMix partner and
+box, and the teacher's fp16 logits on the mixed crop.
+:class:`RelabelledDataset` replays them; :class:`ReplayCrop` applies a
+stored crop; :class:`RelabelEpochHook` tells the dataset which
+epoch is running; :class:`RelabelSampler` (optional) forms the student's
+batches from relabel's CutMix batches, as the released student does; :class:`SoftLabelKLLoss` (in ``losses``) trains on the
 logits.
 """
 import hashlib
@@ -20,9 +22,10 @@ from mmcv.transforms import BaseTransform
 from mmengine.hooks import Hook
 
 from mmpretrain.datasets import CustomDataset
-from mmpretrain.registry import DATASETS, HOOKS, TRANSFORMS
+from mmpretrain.registry import DATA_SAMPLERS, DATASETS, HOOKS, TRANSFORMS
 
 from .errors import CondenseError
+from .mixing import draw_cutmix
 
 FORMAT = 'mmeff-sre2l-relabel-v1'
 
@@ -86,7 +89,11 @@ class RelabelledDataset(CustomDataset):
     current epoch, ``crop_box``/``crop_flip`` (consumed by
     :class:`ReplayCrop`) and ``gt_score`` = the teacher's logits on that
     crop (consumed by :class:`~mmeff.condense.losses.SoftLabelKLLoss`
-    through MMPretrain's ``ClsHead``).
+    through MMPretrain's ``ClsHead``). When the epoch stores CutMix, the
+    partner image is rendered through the same pipeline up to
+    :class:`ReplayCrop` and its stored box pasted in, so the student sees,
+    pixel for pixel, the mixed crop the teacher labelled, whatever batches
+    its sampler forms.
 
     Args:
         relabel_dir (str): folder of ``epoch_<e>.pt`` files.
@@ -94,8 +101,9 @@ class RelabelledDataset(CustomDataset):
             made with another seed, for another image list or another number
             of classes is refused.
         crops (dict): instead of ``relabel_dir``, in-memory ``boxes`` and
-            ``flips`` to serve (how relabel itself renders the crops, so the
-            teacher and the student see identical pixels).
+            ``flips`` (and optionally ``mix_partners``, ``mix_boxes``) to
+            serve (how relabel itself renders the crops, so the teacher and
+            the student see identical pixels).
     """
 
     def __init__(self, *args, relabel_dir=None, seed=0, crops=None, **kwargs):
@@ -115,9 +123,8 @@ class RelabelledDataset(CustomDataset):
         self._epoch = None
         self._record = None
         if crops is not None:
-            self._record = dict(boxes=torch.as_tensor(crops['boxes']),
-                                flips=torch.as_tensor(crops['flips']),
-                                logits=None)
+            self._record = {k: torch.as_tensor(v) for k, v in crops.items()}
+            self._record['logits'] = None
             self._epoch = -1
         else:
             if not osp.isdir(relabel_dir):
@@ -188,12 +195,44 @@ class RelabelledDataset(CustomDataset):
             raise CondenseError(
                 'RelabelledDataset: no epoch selected; add '
                 "dict(type='RelabelEpochHook') to custom_hooks")
+        partners = self._record.get('mix_partners')
+        if partners is None:
+            return self.pipeline(self._sample(idx))
+        return self._mixed(idx, int(partners[idx]))
+
+    def _sample(self, idx):
         info = self.get_data_info(idx)
         info['crop_box'] = self._record['boxes'][idx].tolist()
         info['crop_flip'] = bool(self._record['flips'][idx])
         if self._record['logits'] is not None:
             info['gt_score'] = self._record['logits'][idx].float()
-        return self.pipeline(info)
+        return info
+
+    def _mixed(self, idx, partner):
+        """Image ``idx``'s crop with ``partner``'s crop inside its CutMix
+        box, then the rest of the pipeline."""
+        transforms = list(getattr(self.pipeline, 'transforms', []))
+        cut = [i for i, t in enumerate(transforms)
+               if isinstance(t, ReplayCrop)]
+        if not cut:
+            raise CondenseError(
+                'RelabelledDataset: the relabel files store CutMix, which '
+                'needs a ReplayCrop in the pipeline')
+        head, tail = transforms[:cut[0] + 1], transforms[cut[0] + 1:]
+        results = _run(head, self._sample(idx))
+        if partner != idx:
+            x0, y0, x1, y1 = self._record['mix_boxes'][idx].tolist()
+            other = _run(head, self._sample(partner))['img']
+            img = results['img'].copy()
+            img[y0:y1, x0:x1] = other[y0:y1, x0:x1]
+            results['img'] = img
+        return _run(tail, results)
+
+
+def _run(transforms, results):
+    for t in transforms:
+        results = t(results)
+    return results
 
 
 def _find_relabelled(dataset):
@@ -202,6 +241,60 @@ def _find_relabelled(dataset):
             return dataset
         dataset = getattr(dataset, 'dataset', None)
     return None
+
+
+@DATA_SAMPLERS.register_module()
+class RelabelSampler:
+    """Serve each epoch's images in relabel's CutMix order.
+
+    The released student (VILA-Lab/SRe2L, ``SRe2L/validate/train_FKD.py``)
+    loads relabel's batches as they were mixed: same sampler seed, same
+    batch size. With this sampler and a train batch size equal to relabel's
+    ``cutmix_batch_size``, every student batch is one CutMix batch (the
+    order is redrawn from the file's seed and epoch, as relabel drew it).
+    Without it (MMEngine's ``DefaultSampler``) each image is still served
+    exactly as labelled, in batches of the sampler's making. One process
+    only.
+
+    Args:
+        dataset: the train set, a :class:`RelabelledDataset` (or a wrapper
+            of one).
+        seed: passed by MMEngine's Runner; unused, the order comes from
+            the relabel file's seed.
+    """
+
+    def __init__(self, dataset, seed=None):
+        from mmengine.dist import get_world_size
+        if get_world_size() > 1:
+            raise CondenseError('RelabelSampler replays one process\'s '
+                                'batches; use DefaultSampler to train on '
+                                'several processes')
+        self.dataset = _find_relabelled(dataset)
+        if self.dataset is None:
+            raise CondenseError('RelabelSampler: the train set is not a '
+                                'RelabelledDataset')
+
+    def __iter__(self):
+        data = self.dataset
+        if data._record is None or data._epoch is None or data._epoch < 0:
+            raise CondenseError(
+                'RelabelSampler: no epoch selected; add '
+                "dict(type='RelabelEpochHook') to custom_hooks")
+        meta = data._record['meta']
+        if meta.get('mix') != 'cutmix':
+            raise CondenseError(
+                f'{epoch_file(data.relabel_dir, data._epoch)}: stores no '
+                'CutMix batches to replay; use DefaultSampler')
+        order, _, _ = draw_cutmix(meta['seed'], meta['epoch'], len(data),
+                                  meta['crop_size'], meta['cutmix_alpha'],
+                                  meta['cutmix_batch_size'])
+        return iter(order.tolist())
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def set_epoch(self, epoch):
+        """The epoch's order comes from the dataset's current file."""
 
 
 @HOOKS.register_module()

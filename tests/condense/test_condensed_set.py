@@ -53,6 +53,7 @@ def test_student_configs_share_network_optimizer_and_epochs():
     assert soft.optim_wrapper == real.optim_wrapper
     assert soft.train_cfg == real.train_cfg
     assert soft.train_dataloader.batch_size == real.train_dataloader.batch_size
+    # The released student loss: T = 20, no T^2 (validate/train_FKD.sh).
     assert soft.model.head.loss == dict(type='SoftLabelKLLoss',
-                                        temperature=20.)
+                                        temperature=20., t_squared=False)
     assert dict(type='RelabelEpochHook') in soft.custom_hooks

@@ -12,6 +12,8 @@ from mmeff.condense import (BNStatsMatcher, CondenseError, NoBatchNormError,
                             load_teacher, recover, recover_batch)
 from mmeff.condense.recover import (SIDECAR, cosine_lr, jitter_batch,
                                    to_uint8_images)
+from mmeff.condense.presets import (RECOVER_BETAS, RECOVER_PRESETS,
+                                    default_preset)
 from mmeff.condense.teacher import normalisation_of
 from tests.condense.conftest import GN_TEACHER_CFG, TEACHER_CFG, load_tool
 
@@ -30,7 +32,8 @@ def test_recovery_reduces_the_loss(teacher_ckpt):
     start, _ = recover_batch(model, targets, mean, std, image_size=16,
                              iterations=0, rng=np.random.default_rng(4))
     final, history = recover_batch(model, targets, mean, std, image_size=16,
-                                   iterations=30, jitter=2,
+                                   iterations=30, crop_scale=(0.08, 1.),
+                                   flip=True, shift=(-2, 2),
                                    rng=np.random.default_rng(4))
     t = torch.tensor(targets)
     assert len(history) == 30
@@ -47,10 +50,73 @@ def test_cosine_schedule_and_jitter_keep_shapes():
     assert cosine_lr(0.25, 0, 100) == pytest.approx(0.25)
     assert cosine_lr(0.25, 50, 100) == pytest.approx(0.125)
     x = torch.randn(3, 3, 16, 16, requires_grad=True)
-    out = jitter_batch(x, np.random.default_rng(0), max_shift=2)
+    out = jitter_batch(x, np.random.default_rng(0), (0.08, 1.), True, (0, 2))
     assert out.shape == x.shape
     out.sum().backward()
     assert x.grad is not None
+
+
+def test_small_image_jitter_is_only_a_roll_of_0_to_4_pixels():
+    # The released CIFAR recover: no crop, no flip, torch.roll by
+    # random.randint(0, 4) per axis.
+    x = torch.randn(2, 3, 16, 16)
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(200):
+        out = jitter_batch(x, rng, None, False, (0, 4))
+        match = [(dy, dx) for dy in range(16) for dx in range(16)
+                 if torch.equal(out, torch.roll(x, (dy, dx), (2, 3)))]
+        assert len(match) == 1
+        seen.add(match[0])
+    assert seen == {(dy, dx) for dy in range(5) for dx in range(5)}
+
+
+def test_presets_are_the_released_settings():
+    # VILA-Lab/SRe2L: recover/recover.sh + data_synthesis.py defaults,
+    # *small_dataset/recover_cifar.sh + .py, recover_tiny.sh + .py.
+    assert RECOVER_PRESETS == {
+        'imagenet': dict(iterations=4000, lr=0.25, batch_size=100,
+                         r_bn=0.01, first_bn_multiplier=10.,
+                         crop_scale=(0.08, 1.), flip=True, shift=(0, 32)),
+        'cifar': dict(iterations=1000, lr=0.25, batch_size=100, r_bn=0.01,
+                      first_bn_multiplier=10., crop_scale=None, flip=False,
+                      shift=(0, 4)),
+        'tiny': dict(iterations=4000, lr=0.1, batch_size=100, r_bn=1.,
+                     first_bn_multiplier=10., crop_scale=(0.08, 1.),
+                     flip=True, shift=(-4, 4))}
+    assert RECOVER_BETAS == (0.5, 0.9)
+    assert [default_preset(s) for s in (16, 28, 32, 64, 224)] == [
+        'cifar', 'cifar', 'cifar', 'tiny', 'imagenet']
+
+
+def test_recover_defaults_to_the_small_image_recipe(recovered):
+    with open(osp.join(recovered, SIDECAR)) as f:
+        settings = json.load(f)
+    # 16-px teacher: the CIFAR recipe, except the iterations and batch the
+    # fixture sets.
+    assert settings['preset'] == 'cifar'
+    assert (settings['crop_scale'], settings['flip'], settings['shift'],
+            settings['lr'], settings['r_bn'],
+            settings['first_bn_multiplier']) == (None, False, [0, 4], 0.25,
+                                                 0.01, 10.)
+    assert (settings['iterations'], settings['batch_size']) == (4, 10)
+
+
+def test_a_named_preset_and_overrides_are_recorded(teacher_ckpt, tmp_path,
+                                                   tiny_image_folder):
+    out = str(tmp_path / 'imagenet')
+    info = recover(TEACHER_CFG, teacher_ckpt, out, 1, preset='imagenet',
+                   iterations=2, flip=False,
+                   classes_from=osp.join(tiny_image_folder, 'train'),
+                   progress=False)
+    assert info['preset'] == 'imagenet'
+    assert (info['iterations'], info['flip'], info['crop_scale'],
+            info['shift'], info['lr'], info['batch_size']) == (
+        2, False, [0.08, 1.], [0, 32], 0.25, 100)
+    with pytest.raises(CondenseError, match="unknown recover preset 'x'"):
+        recover(TEACHER_CFG, teacher_ckpt, str(tmp_path / 'x'), 1,
+                preset='x', classes_from=osp.join(tiny_image_folder,
+                                                  'train'))
 
 
 def test_saved_pngs_read_back_as_the_synthesised_tensor(recovered,
@@ -169,10 +235,15 @@ def test_cli_recovers_and_prints_throughput(teacher_ckpt, tmp_path, capsys,
     assert recover_main([TEACHER_CFG, teacher_ckpt, str(tmp_path), '--ipc',
                          '1', '--iterations', '2', '--classes-from',
                          osp.join(tiny_image_folder, 'train'),
+                         '--preset', 'tiny', '--no-crop', '--jitter', '3',
                          '--no-progress']) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out['written'] == 10 and out['image_iterations_per_second'] > 0
-    assert out['peak_rss_mib'] > 0
+    assert out['peak_rss_mib'] > 0 and out['preset'] == 'tiny'
+    with open(tmp_path / SIDECAR) as f:
+        settings = json.load(f)
+    assert (settings['crop_scale'], settings['flip'], settings['shift'],
+            settings['lr'], settings['r_bn']) == (None, True, [0, 3], 0.1, 1.)
 
 
 def test_grayscale_recovery_writes_equal_channels(teacher_ckpt, tmp_path,

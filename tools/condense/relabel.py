@@ -4,8 +4,11 @@
         OUT_DIR --epochs 300 [--seed 0] [--crop-size 32] [--device cuda]
 
 DATA_ROOT is recover's output folder (its `train` split is relabelled);
-OUT_DIR receives epoch_0000.pt ... one per student epoch. An OUT_DIR that
-already holds epoch files is refused unless --overwrite.
+OUT_DIR receives epoch_0000.pt ... one per student epoch: random-resized
+crops + flips, then CutMix (Beta(1, 1), one box and permutation per
+--cutmix-batch-size images; give it the student's batch size, as the
+released relabel.sh does) unless --no-cutmix. An OUT_DIR that already holds
+epoch files is refused unless --overwrite.
 """
 import argparse
 import json
@@ -24,8 +27,13 @@ def parse_args(argv=None):
     p.add_argument('--crop-size', type=int,
                    help='student input side (default: the image side)')
     p.add_argument('--min-crop-scale', type=float, default=0.08)
+    p.add_argument('--no-cutmix', action='store_true',
+                   help='store plain crops (no CutMix)')
+    p.add_argument('--cutmix-batch-size', type=int, default=1024,
+                   help='images sharing one CutMix box (released: 1024)')
     p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--batch-size', type=int, default=256)
+    p.add_argument('--batch-size', type=int, default=256,
+                   help='teacher forward batch')
     p.add_argument('--device', default='cpu', help='cpu, cuda or cuda:N')
     p.add_argument('--no-progress', action='store_true')
     p.add_argument('--overwrite', action='store_true',
@@ -42,7 +50,10 @@ def main(argv=None):
             args.config, args.checkpoint, args.data_root, args.out_dir,
             args.epochs, data_prefix=args.data_prefix,
             crop_size=args.crop_size, seed=args.seed,
-            scale=(args.min_crop_scale, 1.), batch_size=args.batch_size,
+            scale=(args.min_crop_scale, 1.),
+            mix=None if args.no_cutmix else 'cutmix',
+            cutmix_batch_size=args.cutmix_batch_size,
+            batch_size=args.batch_size,
             device=args.device, progress=not args.no_progress,
             overwrite=args.overwrite)
     except USER_ERRORS as err:  # CondenseError is a DatasetError
