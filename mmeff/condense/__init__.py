@@ -11,11 +11,10 @@ teacher's soft labels per student epoch, and the registered
 from .bn_matching import BNStatsMatcher, batchnorm_layers
 from .errors import CondenseError, NoBatchNormError
 from .losses import SoftLabelKLLoss
-from .recover import recover, recover_batch
 from .mixing import draw_cutmix
+from .recover import recover, recover_batch
 from .relabel import bytes_per_epoch, draw_crops, relabel
-from .soft_labels import (RelabelEpochHook, RelabelledDataset, RelabelSampler,
-                          ReplayCrop)
+from .soft_labels import RelabelEpochHook, RelabelledDataset, RelabelSampler, ReplayCrop
 from .teacher import load_teacher
 
 __all__ = ['BNStatsMatcher', 'NoBatchNormError', 'batchnorm_layers',

@@ -1,8 +1,7 @@
 """Soft-label distillation loss of SRe2L's student training."""
 import torch.nn.functional as F
-from torch import nn
-
 from mmpretrain.registry import MODELS
+from torch import nn
 
 from .presets import STUDENT_TEMPERATURE
 

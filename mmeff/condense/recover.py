@@ -39,12 +39,18 @@ import torch.nn.functional as F
 from PIL import Image
 
 from mmeff.engine.outputs import atomic_write_bytes
+
 from .bn_matching import BNStatsMatcher
 from .crops import sample_crop_boxes
 from .errors import CondenseError, NoBatchNormError
 from .presets import RECOVER_BETAS, recover_preset
-from .teacher import (channel_order, class_folders,
-                      load_teacher, normalisation_of, num_classes_of)
+from .teacher import (
+    channel_order,
+    class_folders,
+    load_teacher,
+    normalisation_of,
+    num_classes_of,
+)
 
 SIDECAR = 'recover.json'
 # Settings that change the images; a resumed run must agree on all of them.

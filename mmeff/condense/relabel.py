@@ -35,13 +35,18 @@ import torch
 from PIL import Image
 
 from mmeff.engine.outputs import OutputExistsError, atomic_output
+
 from .crops import DEFAULT_RATIO, sample_crop_boxes, sample_flips
 from .errors import CondenseError
 from .mixing import draw_cutmix
 from .presets import CUTMIX_ALPHA, CUTMIX_BATCH_SIZE, RELABEL_CROP_SCALE
 from .soft_labels import FORMAT, RelabelledDataset, epoch_file
-from .teacher import (channel_order, load_teacher, num_classes_of,
-                      read_like_recovered_pngs)
+from .teacher import (
+    channel_order,
+    load_teacher,
+    num_classes_of,
+    read_like_recovered_pngs,
+)
 
 MIX_TYPES = (None, 'cutmix')
 

@@ -9,8 +9,8 @@ box, and the teacher's fp16 logits on the mixed crop.
 :class:`RelabelledDataset` replays them; :class:`ReplayCrop` applies a
 stored crop; :class:`RelabelEpochHook` tells the dataset which
 epoch is running; :class:`RelabelSampler` (optional) forms the student's
-batches from relabel's CutMix batches, as the released student does; :class:`SoftLabelKLLoss` (in ``losses``) trains on the
-logits.
+batches from relabel's CutMix batches, as the released student does;
+:class:`SoftLabelKLLoss` (in ``losses``) trains on the logits.
 """
 import hashlib
 import os.path as osp
@@ -20,7 +20,6 @@ import numpy as np
 import torch
 from mmcv.transforms import BaseTransform
 from mmengine.hooks import Hook
-
 from mmpretrain.datasets import CustomDataset
 from mmpretrain.registry import DATA_SAMPLERS, DATASETS, HOOKS, TRANSFORMS
 

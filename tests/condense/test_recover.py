@@ -8,12 +8,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmeff.condense import (BNStatsMatcher, CondenseError, NoBatchNormError,
-                            load_teacher, recover, recover_batch)
-from mmeff.condense.recover import (SIDECAR, cosine_lr, jitter_batch,
-                                   to_uint8_images)
-from mmeff.condense.presets import (RECOVER_BETAS, RECOVER_PRESETS,
-                                    default_preset)
+from mmeff.condense import (
+    BNStatsMatcher,
+    CondenseError,
+    NoBatchNormError,
+    load_teacher,
+    recover,
+    recover_batch,
+)
+from mmeff.condense.presets import RECOVER_BETAS, RECOVER_PRESETS, default_preset
+from mmeff.condense.recover import SIDECAR, cosine_lr, jitter_batch, to_uint8_images
 from mmeff.condense.teacher import normalisation_of
 from tests.condense.conftest import GN_TEACHER_CFG, TEACHER_CFG, load_tool
 

@@ -8,15 +8,21 @@ import numpy as np
 import pytest
 import torch
 
-from mmeff.condense import (CondenseError, RelabelledDataset,
-                            RelabelSampler, SoftLabelKLLoss, bytes_per_epoch,
-                            draw_crops, load_teacher, relabel)
+from mmeff.condense import (
+    CondenseError,
+    RelabelledDataset,
+    RelabelSampler,
+    SoftLabelKLLoss,
+    bytes_per_epoch,
+    draw_crops,
+    load_teacher,
+    relabel,
+)
 from mmeff.condense.mixing import cutmix_box, draw_cutmix
 from mmeff.condense.relabel import crop_pipeline, teacher_logits
 from mmeff.condense.soft_labels import epoch_file
 from mmeff.condense.teacher import channel_order, read_like_recovered_pngs
-from tests.condense.conftest import STUDENT_CFG, TEACHER_CFG
-from tests.condense.conftest import load_tool
+from tests.condense.conftest import STUDENT_CFG, TEACHER_CFG, load_tool
 
 
 def student_set(root, relabel_dir, seed=0, size=16):

@@ -45,6 +45,7 @@ STUDENT_REAL = ('configs/sre2l/'
 def train_and_score(config, work_dir, options):
     """Train ``config`` through a Runner; return held-out top-1 (%)."""
     from mmengine.logging import MMLogger  # noqa: F401
+
     from mmeff.apis.train import build_runner
     from mmeff.engine.config import load_config
     cfg = load_config(osp.join(REPO, config), options)
