@@ -47,10 +47,12 @@ def test_alternatives_are_what_the_configs_promise(scale):
     et = config_of(scale, 'emae-essl-efficienttrain')
     hook = et.custom_hooks[-1].to_dict()
     assert hook.pop('type') == 'EfficientTrainHook'
-    assert et.param_scheduler == []
+    hook.pop('crop_mode')
+    # The LR follows the hook's own plan, through the one LR scheduler.
+    [lr] = [s.to_dict() for s in et.param_scheduler]
+    assert lr.pop('type') == 'EfficientTrainLR' and lr.pop('warmup') > 0
+    assert lr.pop('convert_to_iter_based') and lr == hook
     patch = et.model.backbone.get('patch_size', 16)
-    for key in ('crop_mode', 'warmup'):
-        hook.pop(key)
     plan = efficienttrain_schedule(**hook, patch_size=patch)
     assert et.train_cfg.max_epochs == plan.total_epochs
     for size in plan.bandwidth_per_epoch:  # EMAE's K=4 splits every grid

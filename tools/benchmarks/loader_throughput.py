@@ -54,7 +54,8 @@ SOURCES = ('astronaut', 'coffee', 'chelsea', 'rocket', 'hubble_deep_field',
            'immunohistochemistry', 'retina', 'camera', 'grass', 'gravel',
            'brick', 'moon')
 METHODS = ('mmpretrain', 'mmpretrain_mae', 'torchvision', 'ffcv', 'mmeff',
-           'mmeff_rst', 'mmeff_in_ffcv', 'limit', 'limit_rst')
+           'mmeff_rst', 'mmeff_rst_noverify', 'mmeff_in_ffcv', 'limit',
+           'limit_rst')
 # Methods whose resize is fixed or that stand for one published pipeline.
 BILINEAR_ONLY = ('torchvision', 'ffcv', 'mmeff_in_ffcv')
 BICUBIC_ONLY = ('mmpretrain_mae', )
@@ -64,7 +65,8 @@ RATIOS = (('mmeff', 'mmpretrain'), ('mmeff_rst', 'mmpretrain'),
           ('mmeff', 'ffcv'), ('mmeff_in_ffcv', 'ffcv'),
           ('mmeff', 'torchvision'), ('ffcv', 'mmpretrain'),
           ('mmeff', 'limit'), ('mmeff_rst', 'limit_rst'),
-          ('limit_rst', 'limit'), ('mmeff_rst', 'mmeff'))
+          ('limit_rst', 'limit'), ('mmeff_rst', 'mmeff'),
+          ('mmeff_rst', 'mmeff_rst_noverify'))
 
 
 def make_images(root, num_images, seed=0, quality=90):
@@ -166,12 +168,13 @@ def _mmpretrain(size, interp, backend, args):
     return _torch_loader(ds, args, default_collate)
 
 
-def _essl_loader(beton, size, interp, args):
+def _essl_loader(beton, size, interp, args, verify=True):
     from mmeff.data.essl import ESSLLoader
     return ESSLLoader(beton, args.batch_size, dict(
         type='RandomResizedCrop', scale=size, interpolation=interp,
         crop_ratio_range=tuple(args.crop_ratio_range)),
-        num_workers=args.workers, shuffle=True, drop_last=False)
+        num_workers=args.workers, shuffle=True, drop_last=False,
+        verify=verify)
 
 
 def _bare_ffcv(method, size, args):
@@ -211,9 +214,10 @@ def build(method, size, interp, args):
             size, scale=tuple(args.crop_ratio_range)), T.PILToTensor()])
         ds = ImageFolder(args.image_dir, transform=tf)
         return _torch_loader(ds, args, None), lambda b: len(b[0])
-    beton = args.beton_rst if method.endswith('_rst') else args.beton
-    if method in ('mmeff', 'mmeff_rst'):
-        return _essl_loader(beton, size, interp, args), \
+    beton = args.beton_rst if '_rst' in method else args.beton
+    if method in ('mmeff', 'mmeff_rst', 'mmeff_rst_noverify'):
+        return _essl_loader(beton, size, interp, args,
+                            verify=not method.endswith('_noverify')), \
             lambda b: len(b['inputs'])
     if method in ('limit', 'limit_rst'):
         return DecodeLimit(_essl_loader(beton, size, interp, args)), int
