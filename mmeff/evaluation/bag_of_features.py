@@ -96,7 +96,7 @@ def sgd_linear_probe(train_feats, train_labels, test_feats, test_labels,
 
 def linear_probe(protocol, train_feats, train_labels, test_feats, test_labels,
                  num_classes=None):
-    """Top-1 of the named linear-probe protocol: ``dict(last_top1[, best_top1])``."""
+    """Top-1 (%) of the named protocol: ``dict(last_top1[, best_top1])``."""
     if protocol == 'reference':
         result = sgd_linear_probe(train_feats, train_labels, test_feats,
                                   test_labels, num_classes=num_classes)

@@ -40,7 +40,7 @@ def parse_args(argv=None):
 
 
 def flatten(prefix, result):
-    """``{prefix}_linear_{protocol}_{last|best}_top1`` and ``{prefix}_knn_top1``."""
+    """Keys ``{prefix}_linear_{protocol}_{last|best}_top1``, ``..._knn_top1``."""
     flat = {f'{prefix}_linear_{p}_{k}': round(v, 2)
             for p, scores in result['linear'].items() for k, v in scores.items()}
     flat[f'{prefix}_knn_top1'] = round(result['knn_top1'], 2)
