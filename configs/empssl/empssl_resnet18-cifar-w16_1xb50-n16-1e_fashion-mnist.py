@@ -1,8 +1,9 @@
 # EMP-SSL on the bundled Fashion-MNIST subset (tools/benchmarks/
 # empssl_one_epoch.py prepares data/fashion-mnist-empssl), one epoch on CPU.
-# The paper's recipe (loss, eps 0.2, lambda_inv 200, LARS-wrapped SGD lr 0.3,
-# cosine per iteration) with data, network and patch count scaled down to fit
-# two CPU cores:
+# The released recipe (loss, eps 0.2, lambda_inv 200, LARS-wrapped SGD lr 0.3,
+# cosine per iteration sized for 2 epochs and read after the first,
+# zero_init_residual=False) with data, network and patch count scaled down
+# to fit two CPU cores:
 #   - 6,000 training images (600 per class) instead of 50,000, and batch 50
 #     instead of 100, so that the one epoch still has 120 steps (at batch
 #     100 and 4,000 images, 40 steps, the gain over random init was 8.5
@@ -42,7 +43,7 @@ train_dataloader = dict(
     dataset=dict(type='CustomDataset', data_root=data_root,
                  data_prefix='train', pipeline=train_pipeline))
 
-bof_cfg = dict(test_patches=32, stage='pre_feature')
+bof_cfg = dict(test_patches=32, stage='pre_feature', protocol='reference')
 bof_pipeline = [dict(type='LoadImageFromFile'), upsample,
                 dict(patch, num_patches=32), dict(type='PackInputs')]
 _bof_loader = dict(batch_size=100, num_workers=2,

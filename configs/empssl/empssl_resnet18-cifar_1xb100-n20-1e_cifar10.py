@@ -1,8 +1,10 @@
 # EMP-SSL, CIFAR-10, 1 epoch (paper, linear probe on bag-of-features: 85.1%
 # after 1 epoch, 91.5% after 10: --cfg-options train_cfg.max_epochs=10
 # param_scheduler.0.T_max=10 param_scheduler.0.end=10).
-# n = 20 patches as in the released README's CIFAR command; the cosine
-# schedule follows the real epoch length (500 iterations at batch 100).
+# n = 20 patches as in the released README's CIFAR command
+# (`main.py --epoch 2 ... --num_patches 20`, read after epoch 1): the cosine
+# spans 2 epochs of the real length (1,000 iterations at batch 100) and
+# training stops after the first.
 _base_ = './_base_/empssl_resnet18-cifar_lars-coslr.py'
 
 num_patches = 20

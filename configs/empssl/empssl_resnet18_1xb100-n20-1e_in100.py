@@ -19,7 +19,10 @@ patch = dict(type='MultiPatch', patch_size=224, scale=0.25,
              aspect_ratio_range=(3. / 4., 4. / 3.), interpolation='bicubic')
 
 model = dict(num_patches=num_patches,
-             backbone=dict(_delete_=True, type='ResNet', depth=18))
+             # torchvision's resnet18 (released model/model.py): 7x7 stem,
+             # max-pool, zero_init_residual=False.
+             backbone=dict(_delete_=True, type='ResNet', depth=18,
+                           zero_init_residual=False))
 train_pipeline = [dict(type='LoadImageFromFile'),
                   dict(patch, num_patches=num_patches), dict(type='PackInputs')]
 train_dataloader = dict(

@@ -1,5 +1,6 @@
 """EMP-SSL trains through a real MMEngine Runner with the bundled config."""
 import json
+import math
 import os.path as osp
 
 import pytest
@@ -9,7 +10,7 @@ from mmengine.runner import Runner
 import mmeff  # noqa: F401
 from mmeff.apis.train import build_runner
 from mmeff.engine.config import load_config
-from mmeff.models.empssl import probe_bag_of_features
+from mmeff.evaluation import probe_bag_of_features
 from tests.helpers.tools import PYTHON, REPO, run_tool
 
 CONFIG = osp.join(
@@ -55,9 +56,11 @@ def test_runner_trains_one_epoch_and_probes_bag_of_features(trained):
     hub = runner.message_hub
     for key in ('train/loss', 'train/loss_tcr', 'train/loss_inv'):
         assert torch.isfinite(torch.tensor(hub.get_scalar(key).current()))
-    # cosine per iteration from 0.3 to 0 over exactly the epoch's iterations
+    # the release's one-epoch schedule: cosine per iteration sized for two
+    # epochs (20 iterations), stopped after the first
     lrs = hub.get_scalar('train/lr').data[0]
-    assert lrs[0] == 0.3 and lrs[-1] < 0.3 * 0.05
+    assert lrs == pytest.approx(
+        [0.15 * (1 + math.cos(math.pi * i / 20)) for i in range(10)])
     after = runner.model.state_dict()
     assert not torch.equal(before['backbone.conv1.weight'],
                            after['backbone.conv1.weight'])
@@ -68,10 +71,13 @@ def test_runner_trains_one_epoch_and_probes_bag_of_features(trained):
     loaders = {k: Runner.build_dataloader(v)
                for k, v in cfg.bof_dataloaders.items()}
     result = probe_bag_of_features(runner.model, loaders['train'],
-                                   loaders['val'], num_classes=10)
+                                   loaders['val'], num_classes=10,
+                                   protocols=('reference', 'fast'))
     assert result['num_train'] == 40 and result['num_val'] == 20
     assert result['feature_dim'] == 32
-    assert 0.0 <= result['linear_top1'] <= 100.0
+    reference, fast = result['linear']['reference'], result['linear']['fast']
+    assert 0.0 <= reference['last_top1'] <= reference['best_top1'] <= 100.0
+    assert set(fast) == {'last_top1'} and 0.0 <= fast['last_top1'] <= 100.0
 
 
 def test_eval_tool_reports_probe_and_knn_on_a_checkpoint(trained, tmp_path):
@@ -86,8 +92,17 @@ def test_eval_tool_reports_probe_and_knn_on_a_checkpoint(trained, tmp_path):
     metrics = json.loads(out.read_text())
     assert metrics['test_patches'] == 2 and metrics['stage'] == 'pre_feature'
     assert metrics['num_train'] == 40 and metrics['num_val'] == 20
-    assert 0.0 <= metrics['linear_top1'] <= 100.0
+    assert metrics['protocol'] == 'reference'  # the config's bof_cfg
+    assert 0.0 <= metrics['linear_top1'] <= metrics['linear_best_top1'] <= 100
     assert 0.0 <= metrics['knn_top1'] <= 100.0
+
+    fast = run_tool([PYTHON, 'tools/empssl_eval.py', cfg_path, ckpt,
+                     '--test-patches', '2', '--protocol', 'fast'])
+    assert fast.returncode == 0, fast.stderr[-3000:]
+    fast_metrics = json.loads(fast.stdout[fast.stdout.index('{'):])
+    assert fast_metrics['protocol'] == 'fast'
+    assert 'linear_best_top1' not in fast_metrics
+    assert 0.0 <= fast_metrics['linear_top1'] <= 100.0
 
     again = run_tool([PYTHON, 'tools/empssl_eval.py', cfg_path, ckpt,
                       '--out', str(out)])

@@ -1,6 +1,7 @@
 """EMP-SSL's many fixed-scale patches of one image.
 
-Tong, Chen, Ma, LeCun (2023), "EMP-SSL", Sec. 3 and the released code: every
+Tong, Chen, Ma, LeCun (2023), "EMP-SSL", Sec. 3 and the released code
+(tsb0601/EMP-SSL, ``dataset/aug.py``, ``dataset/aug4img.py``): every
 image yields n patches, each a RandomResizedCrop covering a fixed 25% of the
 image area, resized to the network input size, then horizontal flip (p=0.5),
 colour jitter 0.4/0.4/0.4/0.2 (p=0.8), grayscale (p=0.2), Gaussian blur
@@ -23,9 +24,14 @@ class MultiPatch(MultiView):
     ``SelfSupDataPreprocessor`` turns it into ``num_patches`` batches.
 
     Args:
-        num_patches (int): patches per image (n). Defaults to 20, the
-            smallest setting of the paper's patch ablation; its main tables
-            use 200 on CIFAR (the configs set it).
+        num_patches (int): patches per image (n). Defaults to 20: the
+            released README's one-epoch commands use ``--num_patches 20``
+            (tsb0601/EMP-SSL; ``main.py``'s own default is 100) and its
+            table reports rows for 20 and 200 patches, the range of the
+            paper's patch ablation. The CIFAR-10/100, Tiny-ImageNet and
+            ImageNet-100 configs use 20; the bundled Fashion-MNIST config
+            uses 16. Evaluation draws more (``bof_cfg.test_patches``: 128 as
+            the released ``evaluate.py``, 32 on Fashion-MNIST).
         patch_size (int): output side of every patch. The released code uses
             the image size (32 on CIFAR, 224 on ImageNet). Defaults to 32.
         scale (float): fraction of the image area each patch covers (fixed:

@@ -1,3 +1,4 @@
 from .emae import EMAE
+from .empssl import EMPSSL
 
-__all__ = ['EMAE']
+__all__ = ['EMAE', 'EMPSSL']

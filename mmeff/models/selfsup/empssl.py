@@ -1,7 +1,8 @@
 """EMP-SSL: extreme-multi-patch self-supervised learning.
 
 Tong, Chen, Ma, LeCun (2023), "EMP-SSL: Towards Self-Supervised Learning in
-One Training Epoch". Every image is cut into n fixed-scale patches
+One Training Epoch"; released code tsb0601/EMP-SSL (``main.py``,
+``model/model.py``). Every image is cut into n fixed-scale patches
 (:class:`mmeff.data.transforms.MultiPatch`); one shared encoder and projector
 embed all n * B patches; the loss is
 
@@ -12,7 +13,8 @@ with R the total coding rate of the i-th patches of the batch
 mean embedding of image b's patches
 (:class:`~mmeff.models.losses.PatchInvarianceLoss`, lambda_inv = 200).
 Representations for evaluation are the "bag of features": the mean of the
-projector's first-layer output (the pre-feature) over many patches.
+projector's first-layer output (the pre-feature) over many patches
+(:mod:`mmeff.evaluation.bag_of_features`).
 
 Memory bound (``patch_micro_batch``): activation memory of the encoder grows
 with n * B. With ``patch_micro_batch=k`` the encoder runs over k patch
@@ -38,77 +40,14 @@ projector and loss run on all patches (their memory is not bounded).
 import contextlib
 
 import torch
-from mmengine.model import BaseModule
 from mmpretrain.models.selfsup import BaseSelfSupervisor
 from mmpretrain.registry import MODELS
-from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.utils.checkpoint import checkpoint
 
-from mmeff.evaluation.features import pool_tokens
+from mmeff.models.utils import pool_tokens
 
 FEATURE_STAGES = ('backbone', 'pre_feature', 'projection')
-
-
-@MODELS.register_module()
-class EMPSSLProjector(BaseModule):
-    """EMP-SSL's projector; returns ``(pre_feature, z)``.
-
-    ``pre_feature = ReLU(BN(Linear(in -> hid)))`` is the representation used
-    for evaluation; ``z = normalize(Linear(ReLU(BN(Linear(pre))))) `` with
-    ``hid -> hid -> out``. Defaults 512 -> 4096 -> 1024 are the paper's
-    (ResNet-18 features; use ``in_channels=2048`` for ResNet-50).
-    """
-
-    def __init__(self, in_channels=512, hid_channels=4096, out_channels=1024,
-                 init_cfg=None):
-        super().__init__(init_cfg=init_cfg)
-        for name, value in (('in_channels', in_channels),
-                            ('hid_channels', hid_channels),
-                            ('out_channels', out_channels)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f'EMPSSLProjector: {name} must be a positive '
-                                 f'int, got {value!r}')
-        self.pre_feature = nn.Sequential(
-            nn.Linear(in_channels, hid_channels), nn.BatchNorm1d(hid_channels),
-            nn.ReLU(inplace=True))
-        self.projection = nn.Sequential(
-            nn.Linear(hid_channels, hid_channels), nn.BatchNorm1d(hid_channels),
-            nn.ReLU(inplace=True), nn.Linear(hid_channels, out_channels))
-
-    def forward(self, x):
-        if x.dim() != 2 or x.shape[1] != self.pre_feature[0].in_features:
-            raise ValueError(
-                f'EMPSSLProjector: expected features [N, '
-                f'{self.pre_feature[0].in_features}] (in_channels), got '
-                f'{tuple(x.shape)}; set neck.in_channels to the backbone width')
-        pre = self.pre_feature(x)
-        z = nn.functional.normalize(self.projection(pre), dim=1)
-        return pre, z
-
-
-@MODELS.register_module()
-class EMPSSLHead(BaseModule):
-    """Total-coding-rate and patch-invariance losses on ``z [n, B, d]``.
-
-    Defaults: eps = 0.2, lambda_inv = 200 (paper and released code).
-    """
-
-    def __init__(self, tcr_loss=None, invariance_loss=None, init_cfg=None):
-        super().__init__(init_cfg=init_cfg)
-        self.tcr_loss = MODELS.build(
-            tcr_loss or dict(type='TotalCodingRateLoss', eps=0.2))
-        self.invariance_loss = MODELS.build(
-            invariance_loss or dict(type='PatchInvarianceLoss',
-                                    loss_weight=200.))
-
-    def loss(self, z):
-        loss_inv = self.invariance_loss(z)
-        losses = dict(loss_tcr=self.tcr_loss(z), loss_inv=loss_inv)
-        weight = getattr(self.invariance_loss, 'loss_weight', 0)
-        if weight:  # logged, not optimised: the mean cosine itself
-            losses['cos_to_mean'] = (-loss_inv / weight).detach()
-        return losses
 
 
 class _RestoreNormStats:
@@ -144,7 +83,9 @@ class EMPSSL(BaseSelfSupervisor):
 
     Args:
         backbone (dict): the encoder, e.g. MMPretrain's ``ResNet_CIFAR``
-            (depth 18, the paper's CIFAR encoder), ``ResNet`` (18/50) or
+            (depth 18, the paper's CIFAR encoder; the configs set
+            ``zero_init_residual=False`` as torchvision's resnet18 in the
+            release), ``ResNet`` (18/50) or
             ``TIMMBackbone``. Its last output is pooled to a vector (spatial
             mean of maps, mean of patch tokens).
         neck (dict, optional): projector. Defaults to
@@ -247,47 +188,3 @@ class EMPSSL(BaseSelfSupervisor):
             part = feat.view(len(group), group[0].shape[0], -1).sum(0)
             total = part if total is None else total + part
         return total / len(views)
-
-
-@torch.no_grad()
-def extract_bag_of_features(model, dataloader, stage='pre_feature'):
-    """Return ``(features [N, C], labels [N])``: bag-of-features of each image.
-
-    ``dataloader`` yields MultiPatch batches (many test patches per image; the
-    released evaluation uses 128). The model is put in eval mode (BN running
-    statistics), as in the released evaluation.
-    """
-    was_training = model.training
-    model.eval()
-    feats, labels = [], []
-    for batch in dataloader:
-        data = model.data_preprocessor(batch, False)
-        feats.append(model.extract_feat(data['inputs'], stage=stage).float())
-        labels.append(torch.cat([s.gt_label for s in data['data_samples']]))
-    model.train(was_training)
-    return torch.cat(feats).cpu(), torch.cat(labels).cpu()
-
-
-def probe_bag_of_features(model, train_loader, val_loader, stage='pre_feature',
-                          num_classes=None):
-    """Linear probe and weighted kNN (k=20, T=0.07) on bags of features.
-
-    The probe is fitted on ``train_loader``'s images and scored on
-    ``val_loader``'s; the linear probe reports its last step, never the best
-    on the held-out split. Returns ``dict(linear_top1, knn_top1, num_train,
-    num_val, feature_dim)``.
-    """
-    from mmeff.evaluation import knn_top1, linear_probe_top1
-    xtr, ytr = extract_bag_of_features(model, train_loader, stage)
-    xva, yva = extract_bag_of_features(model, val_loader, stage)
-    num_classes = num_classes or int(torch.cat([ytr, yva]).max()) + 1
-    return dict(
-        linear_top1=linear_probe_top1(xtr, ytr, xva, yva,
-                                      num_classes=num_classes),
-        knn_top1=knn_top1(xtr, ytr, xva, yva, num_classes=num_classes),
-        num_train=int(xtr.shape[0]), num_val=int(xva.shape[0]),
-        feature_dim=int(xtr.shape[1]))
-
-
-__all__ = ['EMPSSL', 'EMPSSLHead', 'EMPSSLProjector', 'extract_bag_of_features',
-           'probe_bag_of_features']

@@ -1,0 +1,3 @@
+from .empssl_head import EMPSSLHead
+
+__all__ = ['EMPSSLHead']
