@@ -35,9 +35,9 @@ from mmeff.evaluation import (
     save_reconstruction_grid,
 )
 
-DEFAULT_CONFIG = 'configs/essl/emae_vit-tiny-p4_fashion-mnist_essl.py'
+DEFAULT_CONFIG = 'configs/essl/emae_vit-tiny-p4_1xb16-coslr-10e_fashion-mnist_essl.py'
 DEFAULT_FINETUNE_CONFIG = \
-    'configs/quickstart/vit-tiny-p4_ft_fashion-mnist_essl.py'
+    'configs/quickstart/vit-tiny-p4_1xb64-ft-6e_fashion-mnist_essl.py'
 
 METRIC_FIELDS = {
     'dataset': 'bundled data set name',

@@ -17,7 +17,7 @@ from tests.helpers.tools import REPO
 
 USER = osp.join(REPO, 'tests/configs/mae_tiny_user.py')
 SQUEEZE = osp.join(REPO,
-                   'configs/sre2l/resnet18-cifar-w16_squeeze_fashion-mnist.py')
+                   'configs/sre2l/resnet18-cifar-w16_1xb32-squeeze-3e_fashion-mnist.py')
 
 
 def merged_train_cfg(*argv, config=USER):

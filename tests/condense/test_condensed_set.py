@@ -29,7 +29,7 @@ def test_mae_pretrains_on_it(recovered, tmp_path):
 
 
 @pytest.mark.parametrize('name,backbone,classes', [
-    ('resnet18-cifar-w16_squeeze_fashion-mnist.py', 'ResNet_CIFAR', 10),
+    ('resnet18-cifar-w16_1xb32-squeeze-3e_fashion-mnist.py', 'ResNet_CIFAR', 10),
     ('resnet18-cifar_8xb16-squeeze_cifar10.py', 'ResNet_CIFAR', 10),
     ('resnet18_8xb32-squeeze_in1k.py', 'ResNet', 1000),
 ])
@@ -46,9 +46,9 @@ def test_squeeze_configs_build_batchnorm_resnet18_teachers(name, backbone,
 def test_student_configs_share_network_optimizer_and_epochs():
     from mmeff.engine.config import load_config
     soft = load_config(osp.join(
-        SRE2L, 'resnet18-cifar-w16_student-relabel_fashion-mnist-ipc10.py'))
+        SRE2L, 'resnet18-cifar-w16_1xb20-student-relabel-600e_fashion-mnist-ipc10.py'))
     real = load_config(osp.join(
-        SRE2L, 'resnet18-cifar-w16_student-real_fashion-mnist-ipc10.py'))
+        SRE2L, 'resnet18-cifar-w16_1xb20-student-real-600e_fashion-mnist-ipc10.py'))
     assert soft.model.backbone == real.model.backbone
     assert soft.optim_wrapper == real.optim_wrapper
     assert soft.train_cfg == real.train_cfg

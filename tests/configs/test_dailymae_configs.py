@@ -16,7 +16,7 @@ from tests.helpers.tools import REPO
 
 RESOLVED = osp.join(osp.dirname(osp.abspath(__file__)), 'dailymae_resolved')
 CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs/dailymae/dailymae_*.py')))
-SCALES = ('vit-tiny-p4_fashion-mnist', 'vit-b-p16_8xb512-800e_in1k')
+SCALES = ('vit-tiny-p4_1xb64-10e_fashion-mnist', 'vit-b-p16_8xb512-800e_in1k')
 DEFAULT = 'emae-essl-palindrome'
 # The alternatives a scale file offers its configs ({{_base_.name}}): inert
 # top-level variables, read by no Runner or hook.

@@ -1,7 +1,7 @@
 """DailyMAE fine-tuning on ESSL storage, end to end with the real tools.
 
 A quickstart-sized MAE checkpoint is exported for the tiny fine-tuning
-config (configs/downstream/vit-tiny-p4_dailymae-ft_fashion-mnist_essl.py),
+config (configs/downstream/vit-tiny-p4_1xb64-dailymae-ft-20e_fashion-mnist_essl.py),
 then ``tools/train.py`` fine-tunes it for two short epochs on ESSL files of
 the bundled Fashion-MNIST subset: the backbone starts from the exported
 weights, the resolution follows DailyMAE's ramp scaled to 32 px

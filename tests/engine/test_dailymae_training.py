@@ -8,7 +8,7 @@ import pytest
 from mmeff.engine.config import load_config
 from tests.helpers.tools import PYTHON, REPO, assert_ok, assert_same_weights, run_tool
 
-TINY = 'vit-tiny-p4_fashion-mnist'
+TINY = 'vit-tiny-p4_1xb64-10e_fashion-mnist'
 VIT_B = 'vit-b-p16_8xb512-800e_in1k'
 TEST_CFG = osp.join(REPO, 'tests/configs/dailymae_tiny.py')
 CRASH_CFG = osp.join(REPO, 'tests/configs/dailymae_tiny_crash.py')

@@ -5,7 +5,7 @@ from mmpretrain.registry import MODELS
 
 from mmeff.engine.config import load_config
 
-QUICKSTART = 'configs/quickstart/mae_vit-tiny-p4_fashion-mnist.py'
+QUICKSTART = 'configs/quickstart/mae_vit-tiny-p4_1xb64-coslr-30e_fashion-mnist.py'
 
 
 def quickstart_model_and_wrapper_cfg(repo_root):

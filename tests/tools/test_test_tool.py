@@ -9,7 +9,7 @@ import pytest
 from tests.helpers.tools import PYTHON, REPO, assert_ok, run_tool
 
 SQUEEZE = osp.join(REPO,
-                   'configs/sre2l/resnet18-cifar-w16_squeeze_fashion-mnist.py')
+                   'configs/sre2l/resnet18-cifar-w16_1xb32-squeeze-3e_fashion-mnist.py')
 
 
 def small_data(root):

@@ -18,7 +18,7 @@ import pytest
 
 from tests.helpers.tools import PYTHON, REPO
 
-CONFIG = 'resnet18-cifar-w16_squeeze_fashion-mnist.py'  # bundled data
+CONFIG = 'resnet18-cifar-w16_1xb32-squeeze-3e_fashion-mnist.py'  # bundled data
 # Top-level folders that are local state, not sources; then any level.
 LOCAL_STATE = {'.git', '.venv', 'data', 'work_dirs', 'build', '.pytest_cache'}
 NOT_SHIPPED = shutil.ignore_patterns('*.egg-info', '__pycache__', '*.so',
@@ -113,5 +113,5 @@ def test_mim_run_and_search_find_the_wheel_tools_and_model_index(
     log = mim(wheel_env, tmp_path, 'search', 'mmeff')
     for name in ('emae_vit-b_800e', 'dailymae_vit-b-p16_8xb512-800e_in1k',
                  'empssl_resnet18-cifar_1xb100-n20-1e_cifar10',
-                 'resnet18-cifar-w16_squeeze_fashion-mnist'):
+                 'resnet18-cifar-w16_1xb32-squeeze-3e_fashion-mnist'):
         assert f'config id: {name}' in log

@@ -45,11 +45,11 @@ import time
 from collections import defaultdict
 
 CONFIGS = dict(
-    fixed='configs/quickstart/mae_vit-tiny-p4_fashion-mnist.py',
-    fixed_s1='configs/quickstart/mae_vit-tiny-p4_fashion-mnist.py',
-    palindrome='configs/curricula/mae_vit-tiny-p4_fashion-mnist_palindrome.py',
+    fixed='configs/quickstart/mae_vit-tiny-p4_1xb64-coslr-30e_fashion-mnist.py',
+    fixed_s1='configs/quickstart/mae_vit-tiny-p4_1xb64-coslr-30e_fashion-mnist.py',
+    palindrome='configs/curricula/mae_vit-tiny-p4_1xb64-palindrome-30e_fashion-mnist.py',
     efficienttrain=(
-        'configs/curricula/mae_vit-tiny-p4_fashion-mnist_efficienttrain.py'))
+        'configs/curricula/mae_vit-tiny-p4_1xb64-efficienttrain-50e_fashion-mnist.py'))
 
 
 def configure(name, args):

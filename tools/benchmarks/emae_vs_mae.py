@@ -20,8 +20,8 @@ import os.path as osp
 import sys
 
 CONFIGS = dict(
-    mae='configs/quickstart/mae_vit-tiny-p4_fashion-mnist.py',
-    emae='configs/emae/emae_vit-tiny-p4_fashion-mnist.py')
+    mae='configs/quickstart/mae_vit-tiny-p4_1xb64-coslr-30e_fashion-mnist.py',
+    emae='configs/emae/emae_vit-tiny-p4_1xb16-coslr-10e_fashion-mnist.py')
 
 
 def configure(name, budget, work_dir, data_root, probe_every, batch=None,

@@ -2,7 +2,7 @@
 """MAE in a day, end to end on the bundled data (CPU): what each piece buys.
 
 Four runs of the same tiny ViT, each from its plain config in
-configs/dailymae/ (dailymae_vit-tiny-p4_fashion-mnist[_<algorithm>-<loader>-
+configs/dailymae/ (dailymae_vit-tiny-p4_1xb64-10e_fashion-mnist[_<algorithm>-<loader>-
 <curriculum>].py; DailyMAE, Wu et al., 2024; EMAE, Li et al., 2023; EfficientTrain++,
 Wang et al., 2024):
 
@@ -43,7 +43,7 @@ import sys
 import time
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG = 'configs/dailymae/dailymae_vit-tiny-p4_fashion-mnist.py'
+CONFIG = 'configs/dailymae/dailymae_vit-tiny-p4_1xb64-10e_fashion-mnist.py'
 VARIANTS = ('stock', 'essl', 'essl_curriculum', 'emae_essl_curriculum')
 BASELINE = 'stock'
 LABELS = dict(stock='(a) stock MAE', essl='(b) + ESSL',

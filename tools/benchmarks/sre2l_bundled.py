@@ -35,11 +35,11 @@ import time
 import numpy as np
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-SQUEEZE = 'configs/sre2l/resnet18-cifar-w16_squeeze_fashion-mnist.py'
+SQUEEZE = 'configs/sre2l/resnet18-cifar-w16_1xb32-squeeze-3e_fashion-mnist.py'
 STUDENT_SOFT = ('configs/sre2l/'
-                'resnet18-cifar-w16_student-relabel_fashion-mnist-ipc10.py')
+                'resnet18-cifar-w16_1xb20-student-relabel-600e_fashion-mnist-ipc10.py')
 STUDENT_REAL = ('configs/sre2l/'
-                'resnet18-cifar-w16_student-real_fashion-mnist-ipc10.py')
+                'resnet18-cifar-w16_1xb20-student-real-600e_fashion-mnist-ipc10.py')
 
 
 def train_and_score(config, work_dir, options):

@@ -29,8 +29,8 @@ import torch
 from mmengine.hooks import Hook
 
 CPU_CONFIGS = dict(
-    mae='configs/quickstart/mae_vit-tiny-p4_fashion-mnist.py',
-    emae='configs/emae/emae_vit-tiny-p4_fashion-mnist.py')
+    mae='configs/quickstart/mae_vit-tiny-p4_1xb64-coslr-30e_fashion-mnist.py',
+    emae='configs/emae/emae_vit-tiny-p4_1xb16-coslr-10e_fashion-mnist.py')
 GPU_CONFIGS = dict(
     mae='configs/curricula/mae_vit-b_palindrome_800e.py',
     emae='configs/emae_vit-b_800e.py')

@@ -8,7 +8,7 @@ from mmeff.apis.train import build_runner
 from mmeff.engine.config import load_config
 from mmpretrain.registry import HOOKS
 
-CONFIG = 'configs/essl/mae_vit-tiny-p4_fashion-mnist_essl.py'
+CONFIG = 'configs/essl/mae_vit-tiny-p4_1xb64-coslr-30e_fashion-mnist_essl.py'
 
 
 @HOOKS.register_module()

@@ -3,7 +3,7 @@
 # class folders; by hand: tools/dataset_converters/essl_writer.py
 # data/fashion-mnist-mini/train data/fashion-mnist-mini/train.beton
 # --write-mode raw).
-_base_ = '../emae/emae_vit-tiny-p4_fashion-mnist.py'
+_base_ = '../emae/emae_vit-tiny-p4_1xb16-coslr-10e_fashion-mnist.py'
 
 # Scoped: MMPretrain's tools/train.py builds runners from MMEngine's root
 # registry, which finds mmeff's runners only by their scope.

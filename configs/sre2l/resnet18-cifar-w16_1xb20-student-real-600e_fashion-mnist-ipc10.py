@@ -1,9 +1,9 @@
 # The baseline an SRe2L condensed set must beat: the same student as
-# ./resnet18-cifar-w16_student-relabel_fashion-mnist-ipc10.py (network,
+# ./resnet18-cifar-w16_1xb20-student-relabel-600e_fashion-mnist-ipc10.py (network,
 # optimizer, epochs, batch) trained on a random real subset of 10 images per
 # class with hard labels and the teacher's augmentation (RandomCrop 32 pad 4
 # + flip). tools/benchmarks/sre2l_bundled.py writes the subset.
-_base_ = './resnet18-cifar-w16_squeeze_fashion-mnist.py'
+_base_ = './resnet18-cifar-w16_1xb32-squeeze-3e_fashion-mnist.py'
 
 subset_root = 'work_dirs/sre2l_fashion-mnist/real-ipc10'
 data_root = 'data/fashion-mnist-full'  # real held-out images for validation

@@ -1,8 +1,8 @@
 # EMAE (K parallel masks), ESSL storage with crop decode, the
 # EfficientTrain++ curriculum.
 # docs/dailymae.md lists every combination; the alternatives are in
-# _base_/vit-tiny-p4_fashion-mnist.py.
-_base_ = './_base_/vit-tiny-p4_fashion-mnist.py'
+# _base_/vit-tiny-p4_1xb64-10e_fashion-mnist.py.
+_base_ = './_base_/vit-tiny-p4_1xb64-10e_fashion-mnist.py'
 
 model = {{_base_.emae_model}}
 train_dataloader = dict(batch_size={{_base_.emae_batch_size}})

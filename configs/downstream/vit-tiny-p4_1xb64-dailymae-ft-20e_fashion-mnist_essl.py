@@ -7,18 +7,18 @@
 # the full recipe.
 #
 # 1. pretrain: python tools/quickstart.py (EMAE on ESSL; writes the data,
-#    train.beton and work_dirs/emae_vit-tiny-p4_fashion-mnist_essl/), then
+#    train.beton and work_dirs/emae_vit-tiny-p4_1xb16-coslr-10e_fashion-mnist_essl/), then
 #    write the val split once:
 #      python tools/dataset_converters/essl_writer.py \
 #          data/fashion-mnist-mini/val data/fashion-mnist-mini/val.beton \
 #          --write-mode raw
 # 2. export the encoder for this backbone:
 #      python tools/model_converters/export_vit.py \
-#          work_dirs/emae_vit-tiny-p4_fashion-mnist_essl/epoch_10.pth \
+#          work_dirs/emae_vit-tiny-p4_1xb16-coslr-10e_fashion-mnist_essl/epoch_10.pth \
 #          work_dirs/vit-tiny-p4_fashion-mnist_backbone.pth \
-#          --target-config configs/downstream/vit-tiny-p4_dailymae-ft_fashion-mnist_essl.py  # noqa: E501
+#          --target-config configs/downstream/vit-tiny-p4_1xb64-dailymae-ft-20e_fashion-mnist_essl.py  # noqa: E501
 # 3. python tools/train.py \
-#        configs/downstream/vit-tiny-p4_dailymae-ft_fashion-mnist_essl.py
+#        configs/downstream/vit-tiny-p4_1xb64-dailymae-ft-20e_fashion-mnist_essl.py
 _base_ = './vit-base-p16_8xb128-dailymae-ft-100e_in1k_essl.py'
 
 data_root = 'data/fashion-mnist-mini'

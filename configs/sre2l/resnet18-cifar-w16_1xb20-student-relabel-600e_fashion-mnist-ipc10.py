@@ -8,7 +8,7 @@
 # + CutMix replayed from the relabel files (relabel with --cutmix-batch-size
 # 20, this batch size, as relabel.sh matches its student's). Scaled down:
 # the teacher's 1/4-width CIFAR ResNet-18, 600 epochs, batch 20 (100 images).
-_base_ = './resnet18-cifar-w16_squeeze_fashion-mnist.py'
+_base_ = './resnet18-cifar-w16_1xb32-squeeze-3e_fashion-mnist.py'
 
 condensed_root = 'work_dirs/sre2l_fashion-mnist/recovered'
 relabel_dir = 'work_dirs/sre2l_fashion-mnist/relabel'

@@ -1,8 +1,8 @@
 # MAE, ESSL storage with crop decode, DailyMAE's palindrome resolution
 # schedule.
 # docs/dailymae.md lists every combination; the alternatives are in
-# _base_/vit-tiny-p4_fashion-mnist.py.
-_base_ = './_base_/vit-tiny-p4_fashion-mnist.py'
+# _base_/vit-tiny-p4_1xb64-10e_fashion-mnist.py.
+_base_ = './_base_/vit-tiny-p4_1xb64-10e_fashion-mnist.py'
 
 custom_hooks = [dict(type='EpochSeedHook'),
                 {{_base_.palindrome_hook}}]

@@ -3,7 +3,7 @@
 # 4 parts per iteration: the same 64 MAE tasks per step as the MAE config's
 # batch of 64, at about the same cost per step (tools/benchmarks/
 # emae_vs_mae.py). 10 epochs = 1,250 steps.
-_base_ = '../quickstart/mae_vit-tiny-p4_fashion-mnist.py'
+_base_ = '../quickstart/mae_vit-tiny-p4_1xb64-coslr-30e_fashion-mnist.py'
 
 model = dict(
     type='EMAE',

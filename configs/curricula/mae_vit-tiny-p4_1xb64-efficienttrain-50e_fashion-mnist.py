@@ -4,7 +4,7 @@
 # plan). budget_epochs is the compute
 # in full-resolution epochs; max_epochs is the stretched epoch count the hook
 # requires (it names the number if this does not match).
-_base_ = '../quickstart/mae_vit-tiny-p4_fashion-mnist.py'
+_base_ = '../quickstart/mae_vit-tiny-p4_1xb64-coslr-30e_fashion-mnist.py'
 
 efficienttrain = dict(budget_epochs=20, full_size=32, preset='swin',
                       patch_size=4)

@@ -9,9 +9,9 @@
 # the pretrained encoder (exported beside the pretraining logs, loaded with
 # init_cfg Pretrained) and once from scratch (init_cfg None). Alone:
 #   python tools/train.py \
-#       configs/quickstart/vit-tiny-p4_ft_fashion-mnist_essl.py \
+#       configs/quickstart/vit-tiny-p4_1xb64-ft-6e_fashion-mnist_essl.py \
 #       --cfg-options model.backbone.init_cfg.checkpoint=BACKBONE.pth
-_base_ = '../downstream/vit-tiny-p4_dailymae-ft_fashion-mnist_essl.py'
+_base_ = '../downstream/vit-tiny-p4_1xb64-dailymae-ft-20e_fashion-mnist_essl.py'
 
 data_root = 'data/fashion-mnist-mini'
 img_size = 32
