@@ -55,11 +55,11 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    import mmeff  # noqa: F401  registers components and the safe loader
     from mmengine.registry import init_default_scope
     from mmengine.runner import Runner, load_checkpoint
     from mmpretrain.registry import MODELS
 
+    import mmeff  # noqa: F401  registers components and the safe loader
     from mmeff.apis.train import USER_ERRORS
     from mmeff.data.checks import check_data_paths
     from mmeff.engine.checkpoint import check_checkpoint

@@ -8,7 +8,8 @@
 # This is not EMP-SSL's own evaluation: the paper probes a bag of features
 # (mean of the projector's pre-features over 128 patches per image, SGD
 # linear probe of the released func.py; tools/empssl_eval.py --protocol
-# reference, docs/empssl.md), published 85.1% after 1 epoch of pretraining. The probe here measures the encoder alone, as MMPretrain's
+# reference, docs/empssl.md), published 85.1% after 1 epoch of pretraining.
+# The probe here measures the encoder alone, as MMPretrain's
 # linear benchmarks do; its hyper-parameters are our choice and the number
 # was not measured.
 #

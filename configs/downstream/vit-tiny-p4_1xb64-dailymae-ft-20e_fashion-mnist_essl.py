@@ -7,7 +7,8 @@
 # the full recipe.
 #
 # 1. pretrain: python tools/quickstart.py (EMAE on ESSL; writes the data,
-#    train.beton and work_dirs/emae_vit-tiny-p4_1xb16-coslr-10e_fashion-mnist_essl/), then
+#    train.beton and
+#    work_dirs/emae_vit-tiny-p4_1xb16-coslr-10e_fashion-mnist_essl/), then
 #    write the val split once:
 #      python tools/dataset_converters/essl_writer.py \
 #          data/fashion-mnist-mini/val data/fashion-mnist-mini/val.beton \

@@ -5,7 +5,8 @@
 #       data/fashion-mnist-mini/train data/fashion-mnist-mini/train.beton \
 #       --write-mode raw
 # then train as usual:
-#   python tools/train.py configs/essl/mae_vit-tiny-p4_1xb64-coslr-30e_fashion-mnist_essl.py
+#   python tools/train.py \
+#       configs/essl/mae_vit-tiny-p4_1xb64-coslr-30e_fashion-mnist_essl.py
 _base_ = '../quickstart/mae_vit-tiny-p4_1xb64-coslr-30e_fashion-mnist.py'
 
 # ESSLRunner builds `type='ESSLLoader'` dataloaders (MMEngine's Runner only

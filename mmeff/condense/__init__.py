@@ -20,4 +20,5 @@ from .teacher import load_teacher
 __all__ = ['BNStatsMatcher', 'NoBatchNormError', 'batchnorm_layers',
            'SoftLabelKLLoss', 'recover', 'recover_batch', 'bytes_per_epoch',
            'draw_crops', 'draw_cutmix', 'relabel', 'RelabelEpochHook',
-           'RelabelledDataset', 'RelabelSampler', 'ReplayCrop', 'CondenseError', 'load_teacher']
+           'RelabelledDataset', 'RelabelSampler', 'ReplayCrop', 'CondenseError',
+           'load_teacher']

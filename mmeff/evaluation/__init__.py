@@ -1,6 +1,10 @@
-from .bag_of_features import (LINEAR_PROTOCOLS, extract_bag_of_features,
-                              linear_probe, probe_bag_of_features,
-                              sgd_linear_probe)
+from .bag_of_features import (
+                              LINEAR_PROTOCOLS,
+                              extract_bag_of_features,
+                              linear_probe,
+                              probe_bag_of_features,
+                              sgd_linear_probe,
+)
 from .features import extract_features, pool_tokens, preprocess
 from .probes import knn_top1, linear_probe_top1
 from .reconstruction import mae_reconstruct, save_reconstruction_grid

@@ -12,7 +12,8 @@ DET = osp.join(DOWNSTREAM,
 SEG = osp.join(DOWNSTREAM,
                'upernet_vit-b-p16_mln_8xb2-160k_ade20k-512x512_emae.py')
 FT = osp.join(DOWNSTREAM, 'vit-base-p16_8xb128-dailymae-ft-100e_in1k_essl.py')
-FT_TINY = osp.join(DOWNSTREAM, 'vit-tiny-p4_1xb64-dailymae-ft-20e_fashion-mnist_essl.py')
+FT_TINY = osp.join(DOWNSTREAM,
+                   'vit-tiny-p4_1xb64-dailymae-ft-20e_fashion-mnist_essl.py')
 PROBE = osp.join(DOWNSTREAM,
                  'resnet18-cifar_linear-probe-100e_cifar10_empssl.py')
 

@@ -6,7 +6,8 @@ import pytest
 from mmeff.engine.config import ConfigError, drop_amp_without_accelerator, load_config
 from tests.helpers.tools import REPO
 
-QUICKSTART = osp.join(REPO, 'configs/quickstart/mae_vit-tiny-p4_1xb64-coslr-30e_fashion-mnist.py')
+QUICKSTART = osp.join(
+    REPO, 'configs/quickstart/mae_vit-tiny-p4_1xb64-coslr-30e_fashion-mnist.py')
 
 
 def test_inherited_collate_fn_loses_scope():

@@ -4,8 +4,12 @@ import inspect
 import pytest
 import torch
 
-from mmeff.evaluation import (LINEAR_PROTOCOLS, linear_probe,
-                              probe_bag_of_features, sgd_linear_probe)
+from mmeff.evaluation import (
+    LINEAR_PROTOCOLS,
+    linear_probe,
+    probe_bag_of_features,
+    sgd_linear_probe,
+)
 
 
 def clusters(seed, n_train=100, n_test=30, dim=16, scale=1.0):

@@ -49,7 +49,8 @@ def test_paper_defaults():
     assert isinstance(proj, EMPSSLProjector)
     assert [m.__class__.__name__ for m in proj.pre_feature] == \
         ['Linear', 'BatchNorm1d', 'ReLU']
-    assert (proj.pre_feature[0].in_features, proj.pre_feature[0].out_features) == (512, 4096)
+    first = proj.pre_feature[0]
+    assert (first.in_features, first.out_features) == (512, 4096)
     assert [m.__class__.__name__ for m in proj.projection] == \
         ['Linear', 'BatchNorm1d', 'ReLU', 'Linear']
     assert proj.projection[3].out_features == 1024

@@ -8,7 +8,8 @@ from tests.helpers.tools import PYTHON, REPO, assert_ok, assert_same_weights, ru
 
 USER_CONFIG = osp.join(REPO, 'tests/configs/mae_tiny_user.py')
 CRASHING_CONFIG = osp.join(REPO, 'tests/configs/mae_tiny_user_crash.py')
-QUICKSTART = osp.join(REPO, 'configs/quickstart/mae_vit-tiny-p4_1xb64-coslr-30e_fashion-mnist.py')
+QUICKSTART = osp.join(
+    REPO, 'configs/quickstart/mae_vit-tiny-p4_1xb64-coslr-30e_fashion-mnist.py')
 
 
 def train(config, work_dir, data_root, *extra, options=()):

@@ -3,7 +3,8 @@
 # curriculum, plus the alternatives the configs in configs/dailymae/ pick
 # (`{{_base_.name}}`): the stock loader, EMAE's batch, the two curricula.
 # Derived numbers are computed here, next to the numbers they derive from.
-_base_ = ['../../essl/mae_vit-tiny-p4_1xb64-coslr-30e_fashion-mnist_essl.py', './models.py']
+_base_ = ['../../essl/mae_vit-tiny-p4_1xb64-coslr-30e_fashion-mnist_essl.py',
+          './models.py']
 import mmeff.engine.curricula as curricula  # noqa: E402 (after _base_)
 
 data_root = 'data/fashion-mnist-mini'
