@@ -32,3 +32,24 @@ def _long_functions(package):
 
 def test_no_function_in_the_package_is_longer_than_80_lines():
     assert list(_long_functions(ROOT / 'mmeff')) == []
+
+
+def _readme_layout():
+    text = (ROOT / 'README.md').read_text()
+    start = text.index('## Layout')
+    return text[start:text.index('```', text.index('```', start) + 3)]
+
+
+def test_readme_layout_names_every_package_and_tool_folder():
+    layout = _readme_layout()
+    packages = [p for p in (ROOT / 'mmeff').iterdir()
+                if (p / '__init__.py').exists()]
+    missing = [f'mmeff/{p.name}/' for p in packages
+               if f'mmeff/{p.name}/' not in layout]
+    missing += [f'{sub.name}/' for p in packages for sub in p.iterdir()
+                if (sub / '__init__.py').exists()
+                and f'{sub.name}/' not in layout]
+    missing += [f'{d.name}/' for d in (ROOT / 'tools').iterdir()
+                if d.is_dir() and not d.name.startswith(('_', '.'))
+                and f'{d.name}/' not in layout]
+    assert missing == []
