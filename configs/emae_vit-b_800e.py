@@ -5,17 +5,13 @@
 # 8 GPUs x 512 images) and replaces the masking:
 #   - K=4 disjoint visible sets per image (75% mask per part, as published);
 #   - the decoder reconstructs each part; the loss averages the K parts;
-#   - self-consistency between parts, weight 0.1. The weight is not given in
-#     the material available to us; on the bundled data 1.0 made the parts'
-#     predictions collapse to context-free ones (held-out kNN stayed at ~51%
-#     while MAE reached 68%) and 0.1 trained like MAE
-#     (docs/results/emae_vs_mae_lambda*.json). A config field.
+#   - self-consistency between parts, weight 0.1 (a config field; the paper's
+#     weight is not in the material available to us: the README's EMAE
+#     section gives the measurements behind 0.1).
 # The paper reports ViT-B at 300 epochs beating MAE at 1600; 800 epochs is
-# DailyMAE's schedule. One iteration costs about K MAE iterations. Measured on
-# one H200 with AMP, 512 images per GPU (tools/benchmarks/emae_cost.py,
-# docs/results/emae_cost_h200_b512.json): MAE 0.178 s/iter, 26.0 GiB; EMAE
-# with part_chunks=4 0.712 s/iter (4.0x, the same parts/s as MAE), 28.2 GiB;
-# part_chunks=2 50.4 GiB. Chunking keeps loss and gradients unchanged.
+# DailyMAE's schedule. One iteration costs about K MAE iterations; chunking
+# the parts (part_chunks) keeps loss and gradients unchanged and bounds
+# memory (README, "EMAE": cost and memory per iteration on one GPU).
 _base_ = 'mmpretrain::mae/mae_vit-base-p16_8xb512-amp-coslr-800e_in1k.py'
 
 custom_imports = dict(imports=['mmeff'], allow_failed_imports=False)

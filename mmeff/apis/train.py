@@ -17,7 +17,7 @@ from copy import deepcopy
 from mmengine.config import ConfigDict, DictAction
 from mmengine.logging import MMLogger
 
-from mmeff.data.checks import DatasetError, check_data_paths
+from mmeff.data.checks import DatasetError, check_data_paths, check_train_batches
 from mmeff.engine.checkpoint import CheckpointError, check_run_checkpoints
 from mmeff.engine.config import (
     ConfigError,
@@ -170,6 +170,7 @@ def train_main(argv=None):
     try:
         cfg = merge_train_args(load_config(args.config), args)
         runner = build_runner(cfg)
+        check_train_batches(runner)
         runner.train()
     except USER_ERRORS as err:
         return _fail('train', err)

@@ -28,7 +28,6 @@ sidecar a previous recover wrote (nothing else).
 """
 import glob
 import json
-import math
 import os
 import os.path as osp
 import time
@@ -38,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from mmeff.engine.curricula import cosine_lr_factor
 from mmeff.engine.outputs import atomic_write_bytes
 
 from .bn_matching import BNStatsMatcher
@@ -70,7 +70,7 @@ def image_path(out_dir, class_name, index):
 
 def cosine_lr(base_lr, step, total):
     """Learning rate of ``step`` (0-based) under cosine decay to 0."""
-    return 0.5 * base_lr * (1 + math.cos(math.pi * step / total))
+    return base_lr * cosine_lr_factor(step / total)
 
 
 def jitter_batch(x, rng, crop_scale=None, flip=False, shift=(0, 0)):

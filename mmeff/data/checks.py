@@ -68,3 +68,23 @@ def check_data_paths(cfg, loaders=('train_dataloader', 'val_dataloader')):
         if isinstance(loader, dict):
             _check_essl_path(loader)
             _check_dataset_cfg(loader.get('dataset'))
+
+
+def check_train_batches(runner):
+    """Build ``runner``'s training loop and refuse a loader with no batch.
+
+    A batch larger than the data set with ``drop_last=True`` would otherwise
+    fail deep inside MMEngine's schedulers (``epoch_length must be a
+    positive integer``) or, iteration-based, wait forever.
+    """
+    dataloader = runner.train_loop.dataloader
+    if len(dataloader) > 0:
+        return
+    batch_size = getattr(dataloader, 'batch_size', None)
+    dataset = getattr(dataloader, 'dataset', None)
+    size = len(dataset) if dataset is not None else 'fewer'
+    raise DatasetError(
+        f'train_dataloader: batch_size={batch_size} is larger than the '
+        f'{size} images of the training set (per rank), and drop_last=True '
+        'leaves no batch; lower train_dataloader.batch_size or set '
+        'drop_last=False')

@@ -71,6 +71,21 @@ def test_unwritable_work_dir_is_a_one_line_error(tiny_image_folder, tmp_path,
         f'train: error: cannot write to {work_dir} (Not a directory)')
 
 
+def test_batch_larger_than_the_data_set_is_a_one_line_error(
+        tiny_image_folder, tmp_path, capsys):
+    """The torch DataLoader path (the ESSL loader's case is in
+    tests/data/essl/test_loader.py)."""
+    rc = train_in_process(USER_CONFIG, tmp_path, tiny_image_folder,
+                          'train_dataloader.batch_size=100000',
+                          'train_dataloader.drop_last=True')
+    assert rc == 2
+    line = one_error_line(capsys)
+    assert line.startswith('train: error: train_dataloader: '
+                           'batch_size=100000 is larger than the ') and \
+        'drop_last=True leaves no batch' in line
+    assert not list(tmp_path.glob('*.pth'))
+
+
 @pytest.mark.parametrize('script,args,needs', [
     ('dist_train.sh', ['CONFIG'], 'number of processes'),
     ('dist_train.sh', ['CONFIG', '--resume'], "got '--resume'"),

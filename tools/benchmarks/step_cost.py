@@ -138,8 +138,8 @@ def run_config(config, args, work_dir):
     timer = BlockTimer(args.warmup, args.iters)
     runner.register_hook(timer, priority='LOWEST')
     runner.train()
-    model = runner.model.module if hasattr(runner.model, 'module') \
-        else runner.model
+    from mmeff.engine.utils import unwrap_model
+    model = unwrap_model(runner.model)
     patch = model.backbone.patch_size
     flops = {s: step_flops(model, s, batch) for s in args.sizes}
     per_size = {s: [] for s in args.sizes}

@@ -4,6 +4,8 @@ from mmengine.hooks import Hook
 from mmengine.utils import digit_version
 from mmpretrain.registry import HOOKS
 
+from mmeff.engine.utils import unwrap_model
+
 
 def _dynamo_graph_count():
     from torch._dynamo.utils import counters
@@ -58,8 +60,7 @@ class CompiledStepHook(Hook):
         inductor_config.fallback_random = True
         wrapper = runner.optim_wrapper
         wrapper.update_params = torch.compiler.disable(wrapper.update_params)
-        model = runner.model.module if hasattr(runner.model, 'module') \
-            else runner.model
+        model = unwrap_model(runner.model)
         pre = model.data_preprocessor
         pre.forward = torch.compiler.disable(pre.forward)
         self.graphs = _dynamo_graph_count()

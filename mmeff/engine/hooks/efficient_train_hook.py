@@ -14,9 +14,10 @@ from mmeff.engine.curricula import (
     randaugment_magnitude,
 )
 from mmeff.engine.schedulers import EfficientTrainLR
+from mmeff.engine.utils import unwrap_model
 
 from .pipeline_control import set_randaugment_magnitude
-from .progressive_resolution_hook import check_stage, curriculum_backbone, unwrap_model
+from .progressive_resolution_hook import check_stage, curriculum_backbone
 
 CROPS = dict(fft=low_frequency_crop, resize=resize_crop,
              lanczos=lanczos_resize)

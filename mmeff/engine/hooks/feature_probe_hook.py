@@ -7,6 +7,7 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
 
+from mmeff.engine.utils import unwrap_model
 from mmeff.evaluation import extract_features, knn_top1
 
 
@@ -86,8 +87,7 @@ class FeatureProbeHook(Hook):
         self.probe(runner)
 
     def probe(self, runner, iterations=None):
-        model = runner.model.module if hasattr(runner.model, 'module') \
-            else runner.model
+        model = unwrap_model(runner.model)
         train = extract_features(model, self.loaders['train'])
         val = extract_features(model, self.loaders['val'])
         top1 = knn_top1(*train, *val, k=self.k, temperature=self.temperature)

@@ -1,6 +1,5 @@
 """DailyMAE's progressive resolution as an MMEngine hook."""
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 
 from mmeff.engine.config import ConfigError
@@ -15,12 +14,9 @@ from mmeff.engine.curricula import (
     scale_sizes,
     stage_at,
 )
+from mmeff.engine.utils import unwrap_model
 
 from .pipeline_control import set_output_size
-
-
-def unwrap_model(model):
-    return model.module if is_model_wrapper(model) else model
 
 
 def curriculum_backbone(model):
