@@ -141,9 +141,8 @@ def main(argv=None):
                       'EMAE vs MAE at equal wall time (bundled data)',
                       labels={k: k.upper() for k in results})
     report = dict(summary=summary, runs=results)
-    with open(osp.join(args.out, 'emae_vs_mae.json'), 'w') as f:
-        json.dump(report, f, indent=2)
-    print(json.dumps(report, indent=2))
+    from mmeff.apis.benchmarking import print_report
+    print_report(report, osp.join(args.out, 'emae_vs_mae.json'))
     return 0
 
 

@@ -14,7 +14,6 @@ Prints JSON and writes it to OUT/metrics.json.
 """
 import argparse
 import copy
-import json
 import os.path as osp
 import sys
 import time
@@ -147,9 +146,8 @@ def main(argv=None):
         result[f'linear_{p}_gain_over_random_init'] = round(
             result[f'empssl_linear_{p}_last_top1']
             - result[f'random_init_linear_{p}_last_top1'], 2)
-    with open(osp.join(args.out, 'metrics.json'), 'w') as f:
-        json.dump(result, f, indent=2)
-    print(json.dumps(result, indent=2))
+    from mmeff.apis.benchmarking import print_report
+    print_report(result, osp.join(args.out, 'metrics.json'))
     return 0
 
 
