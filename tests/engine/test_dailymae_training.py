@@ -132,6 +132,7 @@ def test_efficienttrain_config_trains(fmnist_beton, tmp_path):
     cfg = config_of(TINY, 'mae-essl-efficienttrain')
     # budget 1 epoch at 16/24/32 px: one epoch per stage
     cfg.custom_hooks[-1]['budget_epochs'] = 1
+    cfg.param_scheduler[0]['budget_epochs'] = 1  # the LR's plan is the same
     cfg.train_cfg.max_epochs = 3
     cfg.train_dataloader.update(path=fmnist_beton, batch_size=16,
                                 num_workers=1)

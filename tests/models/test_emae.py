@@ -19,8 +19,8 @@ def test_parts_are_disjoint_cover_every_patch_with_exact_ratio(num_parts):
     # every patch visible in exactly one part
     assert torch.equal((1 - mask).sum(0), torch.ones(3, 64))
     # each part hides exactly 1 - 1/K of the patches
-    visible = 64 * (1 - 1 / num_parts)
-    assert torch.equal(mask.sum(-1), torch.full((num_parts, 3), visible))
+    hidden = 64 * (1 - 1 / num_parts)
+    assert torch.equal(mask.sum(-1), torch.full((num_parts, 3), hidden))
     # the visible tokens are the input tokens at the unmasked positions
     keep = ids_restore.argsort(1)[:, :64 // num_parts]
     for row in range(num_parts * 3):

@@ -104,5 +104,7 @@ def test_configure_sizes_each_variant(e2e, tiny_image_folder, tmp_path,
         hook = cfg.custom_hooks[-2]
         assert hook['type'] == 'EfficientTrainHook'
         assert hook['budget_epochs'] == pytest.approx(2 / 1.5)
-        assert cfg.param_scheduler == []
+        [lr] = cfg.param_scheduler  # the LR follows the same budget
+        assert lr['type'] == 'EfficientTrainLR'
+        assert lr['budget_epochs'] == hook['budget_epochs']
         assert cfg.train_cfg.max_epochs == 3  # one epoch per bandwidth

@@ -19,15 +19,42 @@ from mmeff.engine.utils import unwrap_model
 from .pipeline_control import set_output_size
 
 
+class UpstreamViTSizes:
+    """The input sizes MMPretrain's ``VisionTransformer`` accepts.
+
+    Its forward resamples the position embedding to any patch grid, so a
+    fine-tuning curriculum may resize it; it has no mask ratio to set.
+    """
+
+    def __init__(self, backbone):
+        self.patch_size = backbone.patch_embed.projection.kernel_size[0]
+
+    def check_input_size(self, size):
+        h, w = (size, size) if isinstance(size, int) else size
+        if h % self.patch_size or w % self.patch_size:
+            raise ConfigError(f'input size {h}x{w} is not a multiple of '
+                              f'patch_size={self.patch_size}')
+        return (h // self.patch_size) * (w // self.patch_size)
+
+    def check_mask_ratio_at(self, mask_ratio, size):
+        raise ConfigError('VisionTransformer does not mask; a per-stage '
+                          'mask_ratio needs a MAE backbone')
+
+
 def curriculum_backbone(model):
     """The backbone a curriculum resizes; it declares the sizes it accepts.
 
     A backbone takes part by defining ``check_input_size(size)`` (raise on a
     size it cannot take, return the patch count), ``check_mask_ratio_at(
     ratio, size)`` and ``patch_size``, as
-    :class:`~mmeff.models.VarResMAEViT` and :class:`~mmeff.models.EMAEViT`.
+    :class:`~mmeff.models.VarResMAEViT` and :class:`~mmeff.models.EMAEViT`;
+    MMPretrain's ``VisionTransformer`` (fine-tuning) through
+    :class:`UpstreamViTSizes`.
     """
+    from mmpretrain.models.backbones import VisionTransformer
     backbone = getattr(unwrap_model(model), 'backbone', None)
+    if type(backbone) is VisionTransformer:
+        return UpstreamViTSizes(backbone)
     if not hasattr(backbone, 'check_input_size'):
         raise ScheduleError(
             f'{type(backbone).__name__} does not declare which input sizes '
