@@ -39,7 +39,8 @@ import numpy as np
 import torch
 
 from ..checks import DatasetError
-from .reader import CorruptRecordError, ESSLFileError, ESSLRecords
+from .reader import (CorruptRecordError, ESSLFileError, ESSLRecords,
+                     record_is_intact)
 
 
 CONSUMER_STAGES = ('wait', 'samples', 'transforms')
@@ -255,9 +256,7 @@ class ESSLLoader:
 
     def _is_intact(self, record):
         t = self._table()
-        start = t['ptrs'][record]
-        data = t['file'][start:start + t['sizes'][record]]
-        return zlib.crc32(data) == t['crcs'][record]
+        return record_is_intact(t, t['file'], record)
 
     def _mark_corrupt(self, record, why):
         """Remember ``record`` as corrupt; its replacement, or raise."""
@@ -278,6 +277,8 @@ class ESSLLoader:
     def checked(self, samples):
         """``samples`` with each corrupt record replaced (or raise)."""
         samples = samples.copy()
+        if not self.verify and not self.corrupt:
+            return samples  # nothing to check or replace
         for j, record in enumerate(samples.tolist()):
             if record in self.corrupt or (self.verify and
                                           not self._is_intact(record)):

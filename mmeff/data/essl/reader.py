@@ -118,6 +118,13 @@ def open_essl(path):
     return meta, reader
 
 
+def record_is_intact(table, data, index):
+    """Whether record ``index`` of ``data`` (the file's bytes, e.g. a memory
+    map) matches the CRC-32 in ``table`` (:meth:`ESSLRecords.table`)."""
+    start, size = table['ptrs'][index], table['sizes'][index]
+    return zlib.crc32(data[start:start + size]) == table['crcs'][index]
+
+
 class ESSLRecords:
     """``records[i] -> (RGB uint8 array, label, mode)`` of an ESSL file,
     each record checked against its CRC-32."""
@@ -161,8 +168,7 @@ class ESSLRecords:
         bad = []
         for i in tqdm(range(len(self)), desc='verifying', unit='record',
                       disable=not progress):
-            ptr, size = table['ptrs'][i], table['sizes'][i]
-            if zlib.crc32(data[ptr:ptr + size]) != table['crcs'][i]:
+            if not record_is_intact(table, data, i):
                 bad.append(i)
         return bad
 
