@@ -10,6 +10,7 @@ from mmeff.engine.curricula import (
     ScheduleError,
     Stage,
     check_stages,
+    patch_count,
     ramp_stages,
     scale_sizes,
     stage_at,
@@ -30,11 +31,7 @@ class UpstreamViTSizes:
         self.patch_size = backbone.patch_embed.projection.kernel_size[0]
 
     def check_input_size(self, size):
-        h, w = (size, size) if isinstance(size, int) else size
-        if h % self.patch_size or w % self.patch_size:
-            raise ConfigError(f'input size {h}x{w} is not a multiple of '
-                              f'patch_size={self.patch_size}')
-        return (h // self.patch_size) * (w // self.patch_size)
+        return patch_count(size, self.patch_size)
 
     def check_mask_ratio_at(self, mask_ratio, size):
         raise ConfigError('VisionTransformer does not mask; a per-stage '

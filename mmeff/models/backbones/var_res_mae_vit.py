@@ -9,6 +9,7 @@ from mmpretrain.models.utils import build_2d_sincos_position_embedding
 from mmpretrain.registry import MODELS
 
 from mmeff.engine.config import ConfigError
+from mmeff.engine.curricula import patch_count
 
 
 @functools.lru_cache(maxsize=64)
@@ -94,11 +95,7 @@ class VarResMAEViT(MAEViT):
         training. ``size`` is an int (square) or ``(h, w)``; each side must
         be a multiple of ``patch_size``.
         """
-        h, w = (size, size) if isinstance(size, int) else size
-        if h % self.patch_size or w % self.patch_size:
-            raise ConfigError(f'input size {h}x{w} is not a multiple of '
-                              f'patch_size={self.patch_size}')
-        return (h // self.patch_size) * (w // self.patch_size)
+        return patch_count(size, self.patch_size)
 
     def check_mask_ratio_at(self, mask_ratio, size) -> None:
         """Refuse a mask ratio that leaves no visible or masked patch."""
