@@ -54,13 +54,13 @@ def step_flops(model, size, batch):
     return counter.get_total_flops()
 
 
-def time_to_reach(curve, target):
-    """Training seconds of the first point with ``knn_top1 >= target``.
+def time_to_reach(curve, target, key='knn_top1'):
+    """Training seconds of the first point with ``point[key] >= target``.
 
     None when the curve never gets there.
     """
     for point in curve:
-        if point['knn_top1'] >= target:
+        if point[key] >= target:
             return point['train_seconds']
     return None
 
