@@ -34,14 +34,14 @@ def test_no_function_in_the_package_is_longer_than_80_lines():
     assert list(_long_functions(ROOT / 'mmeff')) == []
 
 
-def _readme_layout():
-    text = (ROOT / 'README.md').read_text()
+def _docs_layout():
+    text = (ROOT / 'docs' / 'README.md').read_text()
     start = text.index('## Layout')
     return text[start:text.index('```', text.index('```', start) + 3)]
 
 
-def test_readme_layout_names_every_package_and_tool_folder():
-    layout = _readme_layout()
+def test_docs_layout_names_every_package_and_tool_folder():
+    layout = _docs_layout()
     packages = [p for p in (ROOT / 'mmeff').iterdir()
                 if (p / '__init__.py').exists()]
     missing = [f'mmeff/{p.name}/' for p in packages

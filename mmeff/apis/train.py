@@ -146,6 +146,9 @@ def build_runner(cfg, loaders=('train_dataloader', 'val_dataloader')):
     """
     from mmengine.runner import Runner
     from mmpretrain.registry import RUNNERS
+
+    from mmeff.data.essl.runner import check_essl_config
+    check_essl_config(cfg, getattr(cfg, 'filename', None) or 'config')
     logger = MMLogger.get_current_instance()
     drop_amp_without_accelerator(cfg, logger)
     prepare_training_outputs(cfg, logger)
@@ -218,8 +221,21 @@ def _flip_tta_pipeline(test_pipeline):
     return pipeline
 
 
+def require_test_loop(cfg, path):
+    """Refuse a config without a test loop (e.g. a pretraining config)."""
+    missing = [k for k in ('test_dataloader', 'test_cfg', 'test_evaluator')
+               if cfg.get(k) is None]
+    if missing:
+        raise ConfigError(
+            f'{path}: no test loop ({", ".join(missing)} not set), as in a '
+            'pretraining config; test a fine-tuning or linear-probe config '
+            'instead (configs/emae/benchmarks/, configs/downstream/), with '
+            'the encoder exported by tools/model_converters/export_vit.py')
+
+
 def merge_test_args(cfg, args):
     """Apply MMPretrain's test-tool flags to ``cfg`` (same precedence)."""
+    require_test_loop(cfg, args.config)
     if args.out is None and args.out_item is not None:
         raise ConfigError('--out-item needs --out (the file to write)')
     if args.out and args.out_item != 'metrics' and \

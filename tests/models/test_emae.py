@@ -185,3 +185,12 @@ def test_emae_refuses_a_plain_mae_backbone():
 def test_registered_in_mmpretrain():
     from mmpretrain.registry import MODELS
     assert MODELS.get('EMAE') is EMAE
+
+
+def test_num_parts_error_lists_the_input_sizes_and_parts_that_fit():
+    with pytest.raises(ValueError) as err:
+        build(emae_cfg(num_parts=3))
+    assert str(err.value) == (
+        'num_parts=3 does not divide the 64 patches of the input (32x32 px, '
+        'patch_size=4); input sizes near it that num_parts divides: '
+        '12, 24, 36, 48; or num_parts in [2, 4, 8, 16, 32, 64] for this size')

@@ -32,7 +32,7 @@ CPU_CONFIGS = dict(
     mae='configs/quickstart/mae_vit-tiny-p4_1xb64-coslr-30e_fashion-mnist.py',
     emae='configs/emae/emae_vit-tiny-p4_1xb16-coslr-10e_fashion-mnist.py')
 GPU_CONFIGS = dict(
-    mae='configs/curricula/mae_vit-b_palindrome_800e.py',
+    mae='configs/curricula/mae_vit-base-p16_8xb512-amp-palindrome-800e_in1k.py',
     emae='configs/emae_vit-b_800e.py')
 # Dense bf16 tensor-core peaks (FLOP/s), by device-name fragment.
 PEAK_FLOPS = {'H200': 989e12, 'H100': 989e12, 'A100': 312e12}

@@ -132,3 +132,14 @@ def test_train_reports_a_truncated_file_in_one_line(fmnist_beton, tmp_path,
                      f'records {osp.getsize(fmnist_beton)}: the '
                      'file is truncated or was replaced; rewrite it with '
                      'tools/dataset_converters/essl_writer.py']
+
+
+def test_verify_help_is_whole_and_lists_the_exit_codes():
+    result = run_tool([PYTHON, VERIFY, '--help'])
+    assert result.returncode == 0
+    text = ' '.join(result.stdout.split())
+    assert ('every record\'s bytes against the CRC-32 the writer stored.'
+            in text)
+    assert ('Exit status: 0 when every record is intact, 1 when some are '
+            'corrupt (their indices are printed), 2 when the file cannot be '
+            'opened as ESSL storage.') in text
