@@ -136,12 +136,12 @@ def pretrain_config(config, work_dir, data_root, max_iters, log_interval):
     return cfg
 
 
-def prepare_data(data_root, train_per_class, val_per_class, num_unlabelled):
+def prepare_data(data_root, train_per_class, val_per_class, num_unlabelled=0):
     """Image folders and their ESSL storage (the unlabelled pool, the
     labelled training split, the held-out split); returns the meta."""
     meta = prepare_fashion_mnist(data_root, train_per_class, val_per_class,
                                  num_unlabelled=num_unlabelled)
-    for split in SPLITS:
+    for split in SPLITS if num_unlabelled else SPLITS[1:]:
         write_storage(osp.join(data_root, split),
                       osp.join(data_root, f'{split}.beton'),
                       osp.join(data_root, 'meta.json'))

@@ -24,6 +24,20 @@ def test_writes_class_folders_and_essl_storage(tmp_path):
     assert json.loads((root / 'meta.json').read_text())['train_per_class'] == 3
 
 
+def test_unlabelled_pool_is_one_folder_and_its_own_essl_file(tmp_path):
+    root = tmp_path / 'fmnist'
+    result = run_tool([PYTHON, TOOL, '--data-root', str(root),
+                       '--train-per-class', '1', '--val-per-class', '1',
+                       '--num-unlabelled', '25'])
+    assert_ok(result)
+    assert result.stdout.strip().endswith(
+        'unlabelled/ (25 images), train.beton, val.beton, unlabelled.beton')
+    assert [p.name for p in (root / 'unlabelled').iterdir()] == ['images']
+    assert len(list((root / 'unlabelled' / 'images').glob('*.png'))) == 25
+    with open(root / 'unlabelled.beton.meta.json') as f:
+        assert json.load(f)['num_samples'] == 25
+
+
 def test_no_essl_writes_the_folders_only(tmp_path):
     root = tmp_path / 'fmnist'
     assert_ok(run_tool([PYTHON, TOOL, '--data-root', str(root),
