@@ -40,8 +40,7 @@ from ffcv.pipeline.allocation_query import AllocationQuery  # noqa: E402
 from ffcv.pipeline.compiler import Compiler  # noqa: E402
 from ffcv.pipeline.operation import Operation  # noqa: E402
 from ffcv.reader import Reader  # noqa: E402
-from ffcv.types import (ALLOC_TABLE_TYPE, CURRENT_VERSION,  # noqa: E402
-                        TYPE_ID_HANDLER, HeaderType)
+from ffcv.types import ALLOC_TABLE_TYPE, CURRENT_VERSION, TYPE_ID_HANDLER, HeaderType  # noqa: E402
 from ffcv.writer import DatasetWriter  # noqa: E402
 
 torch.set_num_threads(_threads)

@@ -6,8 +6,7 @@ from mmpretrain.structures import DataSample
 
 from mmeff.data.essl import ESSLLoader, build_essl_loader
 from mmeff.data.essl.loader import _ShardedOrder
-from mmeff.data.essl.reader import CorruptRecordError, ESSLFileError, \
-    ESSLRecords
+from mmeff.data.essl.reader import CorruptRecordError, ESSLFileError, ESSLRecords
 
 
 def _loader(path, **kw):
@@ -41,8 +40,7 @@ def test_order_is_seeded_per_epoch():
 
 
 def test_batches_are_what_mmpretrain_preprocessors_take(photo_beton):
-    from mmpretrain.models import (ClsDataPreprocessor,
-                                   SelfSupDataPreprocessor)
+    from mmpretrain.models import ClsDataPreprocessor, SelfSupDataPreprocessor
     loader = _loader(photo_beton, shuffle=False, batch_size=8,
                      decoder=dict(type='CenterCrop', scale=(24, 32),
                                   crop_ratio=1.0))
