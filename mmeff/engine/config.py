@@ -3,8 +3,10 @@ import os.path as osp
 
 from mmengine.config import Config, ConfigDict
 
+from mmeff.errors import MMEffError
 
-class ConfigError(ValueError):
+
+class ConfigError(MMEffError, ValueError):
     """A config file is missing or cannot be parsed."""
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple
 
 from mmeff.engine.config import ConfigError
+from mmeff.errors import MMEffError
 
 
 def patch_count(size, patch_size):
@@ -25,7 +26,7 @@ def patch_count(size, patch_size):
     return (h // patch_size) * (w // patch_size)
 
 
-class ScheduleError(ValueError):
+class ScheduleError(MMEffError, ValueError):
     """A curriculum schedule is invalid."""
 
 
