@@ -15,8 +15,6 @@ each interpolation in ``--interpolations``:
   (d) mmeff: ``ESSLLoader`` with the crop decoder (MMPretrain batches), on
       JPEGs without restart markers, and mmeff_rst on the same images stored
       with a restart marker every ``--restart-interval`` MCUs;
-  (e) mmeff_in_ffcv: the mmeff decoder in a bare FFCV Loader (no MMPretrain
-      batches), the like-for-like comparison with (c);
   (f) limit / limit_rst: the decode-only limit -- the same crop boxes (same
       seed, epoch, order) decoded by the loader's own compiled batch kernel
       on the same number of threads, batch by batch, with nothing around it.
@@ -54,15 +52,14 @@ SOURCES = ('astronaut', 'coffee', 'chelsea', 'rocket', 'hubble_deep_field',
            'immunohistochemistry', 'retina', 'camera', 'grass', 'gravel',
            'brick', 'moon')
 METHODS = ('mmpretrain', 'mmpretrain_mae', 'torchvision', 'ffcv', 'mmeff',
-           'mmeff_rst', 'mmeff_rst_noverify', 'mmeff_in_ffcv', 'limit',
-           'limit_rst')
+           'mmeff_rst', 'mmeff_rst_noverify', 'limit', 'limit_rst')
 # Methods whose resize is fixed or that stand for one published pipeline.
-BILINEAR_ONLY = ('torchvision', 'ffcv', 'mmeff_in_ffcv')
+BILINEAR_ONLY = ('torchvision', 'ffcv')
 BICUBIC_ONLY = ('mmpretrain_mae', )
 # (numerator, denominator) pairs reported per size and interpolation.
 RATIOS = (('mmeff', 'mmpretrain'), ('mmeff_rst', 'mmpretrain'),
           ('mmeff_rst', 'mmpretrain_mae'), ('mmeff', 'mmpretrain_mae'),
-          ('mmeff', 'ffcv'), ('mmeff_in_ffcv', 'ffcv'),
+          ('mmeff', 'ffcv'),
           ('mmeff', 'torchvision'), ('ffcv', 'mmpretrain'),
           ('mmeff', 'limit'), ('mmeff_rst', 'limit_rst'),
           ('limit_rst', 'limit'), ('mmeff_rst', 'mmeff'),
@@ -177,27 +174,21 @@ def _essl_loader(beton, size, interp, args, verify=True):
         verify=verify)
 
 
-def _bare_ffcv(method, size, args):
+def _stock_ffcv(size, args):
     from ffcv.fields import RGBImageField
     from ffcv.fields.basics import IntDecoder
+    from ffcv.fields.rgb_image import RandomResizedCropRGBImageDecoder
     from ffcv.loader import Loader, OrderOption
 
     import mmeff.data.essl.field  # noqa: F401  makes the file readable
-    lo, hi = args.crop_ratio_range
-    if method == 'ffcv':
-        from ffcv.fields.rgb_image import RandomResizedCropRGBImageDecoder
-        decoder = RandomResizedCropRGBImageDecoder((size, size),
-                                                   scale=(lo, hi))
-        # Both read the same ESSL file: its JPEG/raw records have FFCV's
-        # layout, so the stock field class decodes them.
-        custom = dict(image=RGBImageField)
-    else:
-        from mmeff.data.essl.decoders import RandomResizedCropDecoder
-        decoder = RandomResizedCropDecoder(size, crop_ratio_range=(lo, hi))
-        custom = {}
+    decoder = RandomResizedCropRGBImageDecoder(
+        (size, size), scale=tuple(args.crop_ratio_range))
+    # The ESSL file's JPEG/raw records have FFCV's layout, so the stock
+    # field class decodes them.
     return Loader(args.beton, batch_size=args.batch_size,
                   num_workers=args.workers, order=OrderOption.RANDOM,
-                  seed=0, os_cache=True, custom_fields=custom,
+                  seed=0, os_cache=True,
+                  custom_fields=dict(image=RGBImageField),
                   pipelines=dict(image=[decoder], label=[IntDecoder()]))
 
 
@@ -221,7 +212,7 @@ def build(method, size, interp, args):
             lambda b: len(b['inputs'])
     if method in ('limit', 'limit_rst'):
         return DecodeLimit(_essl_loader(beton, size, interp, args)), int
-    return _bare_ffcv(method, size, args), lambda b: len(b[0])
+    return _stock_ffcv(size, args), lambda b: len(b[0])
 
 
 class DecodeLimit:
@@ -316,8 +307,7 @@ def run_one(method, size, interp, args):
                 n += count(batch)
             rates.append(n / (time.perf_counter() - t0))
         profile = None
-        if method.startswith(('mmeff', 'limit')) and \
-                method != 'mmeff_in_ffcv':
+        if method.startswith(('mmeff', 'limit')):
             profile = _profile_epoch(loader, count)
     # An epoch of 2,000 images lasts about a second: the median of several
     # keeps one descheduled epoch from deciding the ratio.
