@@ -11,6 +11,8 @@ from importlib import metadata
 
 import torch
 
+from mmeff.errors import MissingExtraError, import_extra
+
 FFCV_VERSION = '1.0.2'
 
 
@@ -18,9 +20,10 @@ def _check_version():
     try:
         version = metadata.version('ffcv')
     except metadata.PackageNotFoundError:
-        raise ImportError(
-            f'ESSL storage needs ffcv {FFCV_VERSION}, which is not installed '
-            '(tools/setup_env.sh builds it)') from None
+        raise MissingExtraError(
+            f'ESSL storage needs ffcv {FFCV_VERSION}, which is not installed: '
+            "install mmeff's [ffcv] extra (tools/setup_env.sh builds it)"
+        ) from None
     if version != FFCV_VERSION:
         raise ImportError(
             f'ESSL storage is written against ffcv {FFCV_VERSION} (its file '
@@ -34,6 +37,7 @@ _check_version()
 # first imported. Without restoring the count, every process that touched
 # ESSL storage would train its model on one core.
 _threads = torch.get_num_threads()
+import_extra('ffcv', 'ffcv', 'ESSL storage')  # installed but not importable
 from ffcv.fields import IntField, RGBImageField  # noqa: E402
 from ffcv.fields.base import ARG_TYPE  # noqa: E402
 from ffcv.reader import Reader  # noqa: E402

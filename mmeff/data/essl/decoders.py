@@ -24,12 +24,16 @@ below 8 at 1/8 (which keeps only each 8x8 block's mean).
 """
 import types
 
-import numba
 import numpy as np
 
-from ..ops.boxes import random_resized_crop_box as rrc_box
-from ..ops.boxes import splitmix64
-from ._lib import INTERPOLATION, essl_decode_crop
+from mmeff.errors import import_extra
+
+# First, so that a missing numba names the extra ESSL needs as a whole.
+numba = import_extra('numba', 'ffcv', 'The ESSL crop decoder')
+
+from ..ops.boxes import random_resized_crop_box as rrc_box  # noqa: E402
+from ..ops.boxes import splitmix64  # noqa: E402
+from ._lib import INTERPOLATION, essl_decode_crop  # noqa: E402
 
 
 def _pair(size, name):
