@@ -11,6 +11,11 @@ class MMEffError(Exception):
     """An error raised by mmeff about its input, state or environment."""
 
 
+class ConfigError(MMEffError, ValueError):
+    """A config file is missing or cannot be parsed, or a config value is
+    invalid."""
+
+
 class MissingExtraError(MMEffError, ImportError):
     """A component needs a package of an optional extra that is not
     installed."""
