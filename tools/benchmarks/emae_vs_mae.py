@@ -14,7 +14,6 @@ reach MAE's final proxy as a fraction of MAE's time.
   python tools/benchmarks/emae_vs_mae.py --budget 180 --out work_dirs/bench_emae
 """
 import argparse
-import json
 import os
 import os.path as osp
 import sys
@@ -81,7 +80,7 @@ def main(argv=None):
     from mmpretrain.utils import register_all_modules
 
     import mmeff  # noqa: F401
-    from mmeff.apis.benchmarking import plot_proxy_curves, time_to_reach
+    from mmeff.apis.benchmarking import plot_proxy_curves, print_report, time_to_reach
     from mmeff.apis.train import build_runner
     from mmeff.data import prepare_fashion_mnist
     register_all_modules()
@@ -120,7 +119,7 @@ def main(argv=None):
             curve=hook.curve)
 
     if set(results) != {'mae', 'emae'}:
-        print(json.dumps(results, indent=2))
+        print_report(dict(runs=results))
         return 0
     mae, emae = results['mae'], results['emae']
     reach = time_to_reach(emae['curve'], mae['final_knn_top1'])
@@ -141,7 +140,6 @@ def main(argv=None):
                       'EMAE vs MAE at equal wall time (bundled data)',
                       labels={k: k.upper() for k in results})
     report = dict(summary=summary, runs=results)
-    from mmeff.apis.benchmarking import print_report
     print_report(report, osp.join(args.out, 'emae_vs_mae.json'))
     return 0
 

@@ -44,7 +44,6 @@ import os.path as osp
 import subprocess
 import sys
 import threading
-import time
 
 import numpy as np
 
@@ -258,6 +257,8 @@ def decode_floor(image_dir, limit=1000, repeats=3):
     import glob
 
     import cv2
+
+    from mmeff.apis.benchmarking import time_calls
     cv2.setNumThreads(1)
     files = sorted(glob.glob(osp.join(image_dir, '*', '*.jpg')))[:limit]
     data = [np.fromfile(f, np.uint8) for f in files]
@@ -265,26 +266,22 @@ def decode_floor(image_dir, limit=1000, repeats=3):
                  scale_1_8=cv2.IMREAD_REDUCED_COLOR_8)
     floor = {}
     for name, flag in flags.items():
-        best = float('inf')
-        for _ in range(repeats):
-            t0 = time.perf_counter()
+        def decode_all():
             for buf in data:
                 cv2.imdecode(buf, flag)
-            best = min(best, (time.perf_counter() - t0) / len(data))
+        best = min(time_calls(decode_all, repeats)) / len(data)
         floor[name] = round(best * 1e3, 3)
     return floor
 
 
 def _profile_epoch(loader, count):
     """Per-stage ms per image over one more epoch of an mmeff method."""
+    from mmeff.apis.benchmarking import timed
     from mmeff.data.essl._lib import DecoderProfile
     essl = getattr(loader, 'loader', loader)
     before = dict(essl.stage_seconds)
-    n, t0 = 0, time.perf_counter()
     with DecoderProfile() as prof:
-        for batch in loader:
-            n += count(batch)
-    wall = time.perf_counter() - t0
+        n, wall = timed(_epoch_images, loader, count)
     stages = {f'decoder_{k}': v / 1e6 / max(prof.images, 1)
               for k, v in prof.stage_ns.items()}
     if loader is essl:
@@ -295,24 +292,31 @@ def _profile_epoch(loader, count):
     return {k: round(v, 4) for k, v in stages.items()}
 
 
+def _epoch_images(loader, count):
+    """Iterate one epoch of ``loader``; the images it gave."""
+    return sum(count(batch) for batch in loader)
+
+
 def run_one(method, size, interp, args):
+    from mmeff.apis.benchmarking import median, time_calls
     with PeakMemory() as mem:
         loader, count = build(method, size, interp, args)
-        for _ in loader:  # warm-up: worker start-up, JIT compilation
-            pass
-        rates = []
-        for _ in range(args.timed_epochs):
-            n, t0 = 0, time.perf_counter()
-            for batch in loader:
-                n += count(batch)
-            rates.append(n / (time.perf_counter() - t0))
+        images = []
+
+        def epoch():
+            images.append(_epoch_images(loader, count))
+
+        # One warm-up epoch: worker start-up, JIT compilation.
+        seconds = time_calls(epoch, args.timed_epochs, warmup=1)
+        n = images[-1]
+        rates = [i / s for i, s in zip(images[1:], seconds)]
         profile = None
         if method.startswith(('mmeff', 'limit')):
             profile = _profile_epoch(loader, count)
     # An epoch of 2,000 images lasts about a second: the median of several
     # keeps one descheduled epoch from deciding the ratio.
     return dict(method=method, size=size, interpolation=interp, images=n,
-                images_per_s=float(np.median(rates)),
+                images_per_s=float(median(rates)),
                 epoch_images_per_s=[round(r, 1) for r in rates],
                 peak_mem_mb=mem.peak / 2**20, profile_ms=profile)
 
@@ -371,14 +375,15 @@ def writer_throughput(image_dir, args, imagenet_images=1_281_167,
     conversion time it implies on ``processes`` processes."""
     import tempfile
 
+    from mmeff.apis.benchmarking import timed
     from mmeff.data.essl import write_essl
     with tempfile.TemporaryDirectory() as tmp:
-        t0 = time.perf_counter()
-        write_essl(image_dir, osp.join(tmp, 'w.beton'), write_mode='jpg',
-                   max_resolution=500, jpeg_quality=args.jpeg_quality,
-                   progress=False, num_workers=1,
-                   restart_interval=args.restart_interval)
-        rate = args.num_images / (time.perf_counter() - t0)
+        _, seconds = timed(
+            write_essl, image_dir, osp.join(tmp, 'w.beton'), write_mode='jpg',
+            max_resolution=500, jpeg_quality=args.jpeg_quality,
+            progress=False, num_workers=1,
+            restart_interval=args.restart_interval)
+        rate = args.num_images / seconds
     return dict(images_per_s_one_process=round(rate, 1),
                 imagenet_train_minutes=round(
                     imagenet_images / (rate * processes) / 60, 1),
