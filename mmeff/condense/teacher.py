@@ -116,6 +116,20 @@ def _normalisation_of(model):
             std.detach().float().cpu().reshape(1, -1, 1, 1))
 
 
+def _pipeline_classes(pipeline):
+    """``[(transform class or None, its config)]`` of a pipeline's dicts,
+    each type resolved through MMPretrain's transform registry, so scoped
+    names and subclasses count as what they are."""
+    from mmpretrain.registry import TRANSFORMS
+    steps = []
+    for t in pipeline:
+        kind = t.get('type')
+        cls = kind if isinstance(kind, type) else (
+            TRANSFORMS.get(kind) if isinstance(kind, str) else None)
+        steps.append((cls, t))
+    return steps
+
+
 def _channel_order(model, pipeline):
     """``'RGB'`` or ``'BGR'``: the channel order the teacher's network sees.
 
@@ -124,8 +138,9 @@ def _channel_order(model, pipeline):
     ``to_rgb`` would flip to BGR. The config's pipeline is read, not run:
     running it would need the training data.
     """
-    from_files = any(str(t.get('type', '')).startswith('LoadImageFrom')
-                     for t in pipeline)
+    from mmcv.transforms import LoadImageFromFile
+    from_files = any(cls is not None and issubclass(cls, LoadImageFromFile)
+                     for cls, _ in _pipeline_classes(pipeline))
     to_rgb = bool(getattr(model.data_preprocessor, 'to_rgb', False))
     return 'RGB' if to_rgb == from_files else 'BGR'
 
@@ -141,11 +156,15 @@ def _train_folder(dataset):
 def _train_crop_size(pipeline):
     """Side of the teacher's training crops: the last crop or resize of its
     train pipeline."""
+    from mmcv.transforms import CenterCrop, Resize
+    from mmpretrain.datasets.transforms import RandomCrop, RandomResizedCrop
+    sizing = (RandomResizedCrop, RandomCrop, CenterCrop, Resize)
     size = None
-    for t in pipeline:
+    for cls, t in _pipeline_classes(pipeline):
+        if cls is None or not issubclass(cls, sizing):
+            continue
         for key in ('scale', 'crop_size', 'size'):
-            if t.get('type') in ('RandomResizedCrop', 'RandomCrop',
-                                 'CenterCrop', 'Resize') and key in t:
+            if key in t:
                 size = t[key]
     if isinstance(size, (list, tuple)):
         size = size[0]

@@ -32,3 +32,17 @@ def test_what_the_config_does_not_tell_is_asked_for_by_name(teacher_ckpt):
         blank.require_train_folder()
     with pytest.raises(CondenseError, match='pass image_size'):
         blank.require_train_crop_size()
+
+
+def test_pipeline_types_are_resolved_through_the_registry():
+    """A scoped name or a subclass is the transform it names, not a string
+    that happens to match."""
+    from mmeff.condense.teacher import _train_crop_size
+    assert _train_crop_size([
+        dict(type='mmpretrain.LoadImageFromFile'),
+        dict(type='mmpretrain.RandomResizedCrop', scale=24),
+        dict(type='PackInputs')]) == 24
+    # EfficientNet's crop subclasses RandomResizedCrop.
+    assert _train_crop_size([dict(type='EfficientNetRandomCrop',
+                                  scale=20)]) == 20
+    assert _train_crop_size([dict(type='RandomFlip', prob=0.5)]) is None
