@@ -43,10 +43,9 @@ def test_every_mmeff_exception_is_an_mmeff_error_and_its_old_type():
     found.pop('MMEffError')
     assert sorted(found) == sorted(BUILT_IN_BASE)
     for name, cls in found.items():
+        # Classes, not instances: some take more than a message.
         assert issubclass(cls, MMEffError), name
-        error = cls('message')
-        assert isinstance(error, BUILT_IN_BASE[name]), name
-        assert isinstance(error, MMEffError), name
+        assert issubclass(cls, BUILT_IN_BASE[name]), name
 
 
 def test_an_old_except_clause_still_catches_the_error():
