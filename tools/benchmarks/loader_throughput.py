@@ -173,21 +173,38 @@ def _essl_loader(beton, size, interp, args, verify=True):
         verify=verify)
 
 
-def _stock_ffcv(size, args):
+def _stock_field():
+    """FFCV's own image field over ESSL's record index.
+
+    An ESSL record is FFCV's (mode, width, height, data pointer) plus a
+    CRC-32: with this layout FFCV's decoders read the columns they know,
+    and the JPEG / raw records themselves are FFCV's.
+    """
     from ffcv.fields import RGBImageField
+
+    from mmeff.data.essl.field import ESSLImageField
+
+    class StockReadable(RGBImageField):
+        metadata_type = ESSLImageField.metadata_type
+
+        @staticmethod
+        def from_binary(binary):
+            return StockReadable()
+
+    return StockReadable
+
+
+def _stock_ffcv(size, args):
     from ffcv.fields.basics import IntDecoder
     from ffcv.fields.rgb_image import RandomResizedCropRGBImageDecoder
     from ffcv.loader import Loader, OrderOption
 
-    import mmeff.data.essl.field  # noqa: F401  makes the file readable
     decoder = RandomResizedCropRGBImageDecoder(
         (size, size), scale=tuple(args.crop_ratio_range))
-    # The ESSL file's JPEG/raw records have FFCV's layout, so the stock
-    # field class decodes them.
     return Loader(args.beton, batch_size=args.batch_size,
                   num_workers=args.workers, order=OrderOption.RANDOM,
                   seed=0, os_cache=True,
-                  custom_fields=dict(image=RGBImageField),
+                  custom_fields=dict(image=_stock_field()),
                   pipelines=dict(image=[decoder], label=[IntDecoder()]))
 
 
