@@ -34,9 +34,10 @@ from mmeff.engine.dist import (
 )
 from mmeff.engine.hooks import NonFiniteLossError
 from mmeff.engine.outputs import prepare_training_outputs, refuse_existing
+from mmeff.errors import MissingExtraError
 
 USER_ERRORS = (ConfigError, DatasetError, CheckpointError, ScheduleError,
-               NonFiniteLossError)
+               NonFiniteLossError, MissingExtraError)
 
 
 def _parse_common(parser, argv):

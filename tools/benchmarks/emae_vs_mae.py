@@ -19,7 +19,6 @@ EMAE run needs to reach MAE's final proxy as a fraction of MAE's time.
       --out work_dirs/bench_emae
 """
 import argparse
-import json
 import os
 import os.path as osp
 import sys
@@ -175,7 +174,7 @@ def main(argv=None):
     results = {name: train_run(args, name, consistency, probe_every)
                for name, consistency in run_plan(args)}
     if 'mae' not in results or len(results) < 2:
-        print(json.dumps(results, indent=2))
+        print_report(dict(runs=results))
         return 0
     plot_proxy_curves({k: v['curve'] for k, v in results.items()},
                       osp.join(args.out, 'emae_vs_mae.png'),

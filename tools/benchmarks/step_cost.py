@@ -167,11 +167,12 @@ def peak_flops():
 
 def summarize(raw):
     """Medians, FLOP rates, the fixed-cost fit and ratios to the full size."""
+    from mmeff.apis.benchmarking import median
     sizes = sorted(raw['per_size'], reverse=True)
     full, peak = sizes[0], peak_flops()
     rows, tokens, medians = {}, [], []
     for s in sizes:
-        med = statistics.median(raw['per_size'][s])
+        med = median(raw['per_size'][s])
         tok = raw['batch'] * (s // raw['patch_size'])**2
         rate = raw['flops'][s] / med
         rows[s] = dict(
@@ -249,12 +250,8 @@ def main(argv=None):
     for i, config in enumerate(args.configs):
         work_dir = osp.join(args.work_dir, f'{i}_{osp.basename(config)[:-3]}')
         results.append(summarize(run_config(config, args, work_dir)))
-    device = torch.cuda.get_device_name() if torch.cuda.is_available() \
-        else 'cpu'
     from mmeff.apis.benchmarking import print_report
     print_report(dict(
-        device=device, torch=torch.__version__,
-        threads=torch.get_num_threads(),
         compile=args.compile, amp='bf16' if args.bf16 else
         ('fp16' if args.amp else None), rounds=args.rounds,
         iters=args.iters, results=results), args.out)

@@ -616,12 +616,6 @@ int essl_splice_crop(const uint8_t* src, uint64_t src_size, int cy, int cx,
   return kOk;
 }
 
-// Word i of a uint64 array: compiled pipeline code reads per-epoch state
-// (the crop generator's seed and epoch) through this by address.
-uint64_t essl_load_u64(const uint64_t* words, int i) {
-  return __atomic_load_n(words + i, __ATOMIC_RELAXED);
-}
-
 }  // extern "C"
 
 static PyModuleDef essl_module = {PyModuleDef_HEAD_INIT, "_essl_decode",

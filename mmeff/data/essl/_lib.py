@@ -33,12 +33,6 @@ essl_decode_crop.argtypes = [
 ]
 essl_decode_crop.restype = c_int
 
-# Reads word i of a uint64 array by address: compiled loops read the crop
-# generator's (seed, epoch), which change between epochs, through it.
-essl_load_u64 = _lib.essl_load_u64
-essl_load_u64.argtypes = [c_void_p, c_int]
-essl_load_u64.restype = c_uint64
-
 essl_splice_crop = _lib.essl_splice_crop
 essl_splice_crop.argtypes = [
     c_void_p, c_uint64,             # source JPEG, size

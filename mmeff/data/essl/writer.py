@@ -32,8 +32,13 @@ import numpy as np
 from PIL import Image
 
 from ..checks import DatasetError
-from .reader import (ESSL_FORMAT_VERSION, ESSLFileError, index_crc32,
-                     read_sidecar, sidecar_path)
+from .reader import (
+    ESSL_FORMAT_VERSION,
+    ESSLFileError,
+    index_crc32,
+    read_sidecar,
+    sidecar_path,
+)
 
 __all__ = ['read_sidecar', 'write_essl']
 

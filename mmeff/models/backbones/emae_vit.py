@@ -2,7 +2,7 @@
 import torch
 from mmpretrain.registry import MODELS
 
-from mmeff.engine.config import ConfigError
+from mmeff.errors import ConfigError
 
 from .var_res_mae_vit import VarResMAEViT
 

@@ -122,8 +122,8 @@ def test_train_reports_a_truncated_file_in_one_line(fmnist_beton, tmp_path,
     path = _copy(fmnist_beton, tmp_path)
     with open(path, 'r+b') as f:
         f.truncate(1000)
-    rc = train_main(['configs/essl/mae_vit-tiny-p4_1xb64-coslr-30e_fashion-mnist_essl.py',
-                     '--work-dir', str(tmp_path / 'work'), '--cfg-options',
+    config = 'configs/essl/mae_vit-tiny-p4_1xb64-coslr-30e_fashion-mnist_essl.py'
+    rc = train_main([config, '--work-dir', str(tmp_path / 'work'), '--cfg-options',
                      f'train_dataloader.path={path}'])
     assert rc == 2
     lines = [ln for ln in capsys.readouterr().err.splitlines()

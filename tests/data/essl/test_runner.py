@@ -3,10 +3,10 @@ import os.path as osp
 
 import torch
 from mmengine.hooks import Hook
+from mmpretrain.registry import HOOKS
 
 from mmeff.apis.train import build_runner
 from mmeff.engine.config import load_config
-from mmpretrain.registry import HOOKS
 
 CONFIG = 'configs/essl/mae_vit-tiny-p4_1xb64-coslr-30e_fashion-mnist_essl.py'
 
