@@ -43,7 +43,7 @@ DEFAULT_CONFIG = \
 # The pretraining pool (labels unused), the labelled split, the held-out one.
 SPLITS = ('unlabelled', 'train', 'val')
 DEFAULT_FINETUNE_CONFIG = \
-    'configs/quickstart/vit-tiny-p4_1xb64-ft-6e_fashion-mnist_essl.py'
+    'configs/quickstart/vit-tiny-p4_1xb64-ft-10e_fashion-mnist_essl.py'
 
 METRIC_FIELDS = {
     'dataset': 'bundled data set name',

@@ -34,11 +34,12 @@ class SelfConsistencyLoss(BaseModule):
 
     Args:
         criterion (str): 'L1' (default) or 'L2'.
-        average_over (str): 'all' (default; the public re-implementation's
-            normalisation) or 'shared'.
+        average_over (str): 'shared' (default; the setting mmeff's
+            consistency weights were measured with) or 'all' (the public
+            re-implementation's normalisation).
     """
 
-    def __init__(self, criterion: str = 'L1', average_over: str = 'all'):
+    def __init__(self, criterion: str = 'L1', average_over: str = 'shared'):
         super().__init__()
         if criterion not in ('L1', 'L2'):
             raise ValueError(f"criterion={criterion!r}: use 'L1' or 'L2'")

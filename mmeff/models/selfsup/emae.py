@@ -25,9 +25,12 @@ class EMAE(MAE):
     Defaults reproduce the published ViT-B setting where the paper states it:
     K=4 (75% mask per part), MAE's norm-pix L2 loss and decoder. The weight of
     the consistency term is not given in the material available to us;
-    ``consistency_weight=0.1`` is our choice: at 1.0 the parts' predictions of
-    shared hidden patches collapsed to context-free ones on the bundled data
-    (the encoder stopped improving), at 0.1 training matched MAE's.
+    ``consistency_weight=0.1`` is our choice, with the loss averaged over the
+    shared hidden patches (``SelfConsistencyLoss(average_over='shared')``):
+    at 1.0 the parts' predictions of shared hidden patches collapsed to
+    context-free ones on the bundled data (the encoder stopped improving), at
+    0.1 training matched MAE's. The public re-implementation's weight 1.0
+    averages over all patches (``average_over='all'``), i.e. 0.5 here at K=4.
 
     An iteration costs about K MAE iterations, so compare EMAE with MAE at
     equal wall time or equal parts seen, not per epoch.
