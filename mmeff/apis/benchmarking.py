@@ -106,5 +106,5 @@ def print_report(report, out=None, indent=2):
     text = json.dumps(report, indent=indent)
     print(text)
     if out:
-        with open(out, 'w') as f:
-            f.write(text + '\n')
+        from mmeff.fileio import atomic_write_bytes
+        atomic_write_bytes(out, (text + '\n').encode())

@@ -16,6 +16,8 @@ import os.path as osp
 import numpy as np
 from PIL import Image
 
+from ..fileio import atomic_write_bytes
+
 FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist'
 FASHION_MNIST_CLASSES = ('t-shirt', 'trouser', 'pullover', 'dress', 'coat',
                          'sandal', 'shirt', 'sneaker', 'bag', 'ankle-boot')
@@ -77,6 +79,6 @@ def prepare_fashion_mnist(root, train_per_class=200, val_per_class=100,
             name = FASHION_MNIST_CLASSES[labels[idx]]
             Image.fromarray(images[idx]).save(
                 osp.join(root, split, name, f'{source_split}_{idx:05d}.png'))
-    with open(meta_path, 'w') as f:
-        json.dump(meta, f, indent=2)
+    # Written last and whole: its presence says the folder is complete.
+    atomic_write_bytes(meta_path, json.dumps(meta, indent=2).encode())
     return meta
