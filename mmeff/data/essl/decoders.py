@@ -35,12 +35,14 @@ from ._lib import INTERPOLATION, essl_decode_crop, essl_load_u64
 
 
 def _pair(size, name):
-    if isinstance(size, int):
-        return (size, size)
+    if isinstance(size, int) and not isinstance(size, bool):
+        size = (size, size)
     if (isinstance(size, (tuple, list)) and len(size) == 2
-            and all(isinstance(s, int) and s > 0 for s in size)):
+            and all(isinstance(s, int) and not isinstance(s, bool) and s > 0
+                    for s in size)):
         return tuple(size)
-    raise ValueError(f'{name} must be an int or (h, w), got {size!r}')
+    raise ValueError(f'{name} must be a positive int or (h, w) of positive '
+                     f'ints (pixels), got {size!r}')
 
 
 @numba.njit(nogil=True, cache=False)
@@ -262,6 +264,8 @@ def batch_kernel(decoder):
     boxes :class:`_CropDecoder` draws for ``(seed, epoch, sample)``;
     ``status[j]`` receives each image's decoder status. Output size and box
     parameters are arguments, so one compilation serves every resolution.
+    ``scratch`` has one row per thread (``scratch.shape[0]`` threads, each
+    taking every n-th image), so its size does not grow with the batch.
     """
     box_fn = type(decoder).box_fn
     if box_fn not in _BATCH_KERNELS:
@@ -273,15 +277,17 @@ def batch_kernel(decoder):
                    epoch, a0, a1, a2, a3, a4, out, scratch, status, interp,
                    dct):
             out_h, out_w = out.shape[2], out.shape[3]
-            for j in numba.prange(len(samples)):
-                s = samples[j]
-                top, left, h, w = box(heights[s], widths[s], a0, a1, a2, a3,
-                                      a4, sample_key(seed, epoch, s))
-                status[j] = decode(
-                    base + ptrs[s], sizes[s], modes[s], heights[s],
-                    widths[s], top, left, h, w, scratch[j].ctypes.data,
-                    scratch.shape[1], out[j].ctypes.data, out_h, out_w,
-                    interp, dct, 0, 1)
+            lanes = scratch.shape[0]
+            for t in numba.prange(lanes):
+                for j in range(t, len(samples), lanes):
+                    s = samples[j]
+                    top, left, h, w = box(heights[s], widths[s], a0, a1, a2,
+                                          a3, a4, sample_key(seed, epoch, s))
+                    status[j] = decode(
+                        base + ptrs[s], sizes[s], modes[s], heights[s],
+                        widths[s], top, left, h, w, scratch[t].ctypes.data,
+                        scratch.shape[1], out[j].ctypes.data, out_h, out_w,
+                        interp, dct, 0, 1)
 
         _BATCH_KERNELS[box_fn] = kernel
     return _BATCH_KERNELS[box_fn]
