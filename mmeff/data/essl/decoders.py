@@ -252,6 +252,8 @@ def build_decoder(cfg):
 
 
 _BATCH_KERNELS = {}
+#: Status of an image whose decode thread had no scratch row.
+NO_SCRATCH = -4
 
 
 def batch_kernel(decoder):
@@ -264,8 +266,9 @@ def batch_kernel(decoder):
     boxes :class:`_CropDecoder` draws for ``(seed, epoch, sample)``;
     ``status[j]`` receives each image's decoder status. Output size and box
     parameters are arguments, so one compilation serves every resolution.
-    ``scratch`` has one row per thread (``scratch.shape[0]`` threads, each
-    taking every n-th image), so its size does not grow with the batch.
+    ``scratch`` has one row per thread of the parallel region (numba's
+    ``get_thread_id`` is below ``get_num_threads``), so its size does not
+    grow with the batch; a thread without a row reports :data:`NO_SCRATCH`.
     """
     box_fn = type(decoder).box_fn
     if box_fn not in _BATCH_KERNELS:
@@ -277,17 +280,19 @@ def batch_kernel(decoder):
                    epoch, a0, a1, a2, a3, a4, out, scratch, status, interp,
                    dct):
             out_h, out_w = out.shape[2], out.shape[3]
-            lanes = scratch.shape[0]
-            for t in numba.prange(lanes):
-                for j in range(t, len(samples), lanes):
-                    s = samples[j]
-                    top, left, h, w = box(heights[s], widths[s], a0, a1, a2,
-                                          a3, a4, sample_key(seed, epoch, s))
-                    status[j] = decode(
-                        base + ptrs[s], sizes[s], modes[s], heights[s],
-                        widths[s], top, left, h, w, scratch[t].ctypes.data,
-                        scratch.shape[1], out[j].ctypes.data, out_h, out_w,
-                        interp, dct, 0, 1)
+            for j in numba.prange(len(samples)):
+                t = numba.get_thread_id()
+                if t >= scratch.shape[0]:
+                    status[j] = NO_SCRATCH
+                    continue
+                s = samples[j]
+                top, left, h, w = box(heights[s], widths[s], a0, a1, a2, a3,
+                                      a4, sample_key(seed, epoch, s))
+                status[j] = decode(
+                    base + ptrs[s], sizes[s], modes[s], heights[s],
+                    widths[s], top, left, h, w, scratch[t].ctypes.data,
+                    scratch.shape[1], out[j].ctypes.data, out_h, out_w,
+                    interp, dct, 0, 1)
 
         _BATCH_KERNELS[box_fn] = kernel
     return _BATCH_KERNELS[box_fn]

@@ -294,9 +294,13 @@ class ESSLLoader:
     def decode_checked(self, samples, epoch, out):
         """:meth:`decode_into` with corrupt records replaced; the records
         decoded (after replacement)."""
+        from .decoders import NO_SCRATCH
         samples = self.checked(samples)
         status = np.zeros(len(samples), np.int32)
         self.decode_into(samples, epoch, out, status)
+        if (status == NO_SCRATCH).any():  # not the data's fault
+            raise RuntimeError(f'{self.path}: a decode thread had no scratch '
+                               'window (more numba threads than expected)')
         bad = np.flatnonzero(status)
         while len(bad):
             for j in bad:
