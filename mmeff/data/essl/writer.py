@@ -269,14 +269,23 @@ def _page_size(good, sizes, max_resolution):
     return page
 
 
-def _refuse_inside_sources(output, source, ann_file, classes):
-    """An output among the inputs would replace or be read as a source."""
+def _refuse_inside_sources(output, source, ann_file, classes, samples):
+    """An output among the inputs would replace or be read as a source: in
+    a class-folder tree anywhere under it; with an annotation list, one of
+    the listed images or the list itself."""
     out = osp.realpath(output)
     for path in (ann_file, classes if isinstance(classes, str) else None):
         if path is not None and osp.realpath(path) in (
                 out, osp.realpath(sidecar_path(output))):
             raise ESSLFileError(f'output {output} is the input file {path}; '
                                 'choose another output')
+    if ann_file is not None:
+        listed = next((p for p, _ in samples if osp.realpath(p) == out),
+                      None)
+        if listed is not None:
+            raise ESSLFileError(f'output {output} is the source image '
+                                f'{listed}; choose another output')
+        return
     root = osp.realpath(source)
     if out == root or out.startswith(root.rstrip(os.sep) + os.sep):
         raise ESSLFileError(
@@ -336,10 +345,11 @@ def write_essl(source, output, ann_file=None, classes=None, write_mode='jpg',
                            compress_probability, smart_threshold, seed,
                            restart_interval)
     _check_options(num_workers, chunk_size)
-    _refuse_inside_sources(output, source, ann_file, classes)
     _refuse_existing(output, overwrite)
     num_workers = num_workers or os.cpu_count()
+    names = classes
     samples, classes, skipped = _list_samples(source, ann_file, classes)
+    _refuse_inside_sources(output, source, ann_file, names, samples)
     good, sizes = _readable(samples, skipped, num_workers, strict, progress,
                             ann_file or source)
     page_size = _page_size(good, sizes, max_resolution)

@@ -178,7 +178,19 @@ def test_output_inside_the_sources_is_refused(tmp_path):
             f'essl_writer: error: output {out} lies inside the source folder'
             f' {src}, whose files it would replace or be read as; write it '
             'outside')
+    # An annotation list reads only what it lists: the listed images and
+    # the list itself are refused.
+    ann = tmp_path / 'ann.txt'
+    ann.write_text('coffee/000.jpg 1\n')
+    for out, line in ((image, f'output {image} is the source image {image}'),
+                      (ann, f'output {ann} is the input file {ann}')):
+        res = run_tool([PYTHON, WRITER, str(src), str(out), '--ann-file',
+                        str(ann), '--overwrite', '--no-progress'])
+        assert res.returncode == 2
+        assert _last_line(res) == (f'essl_writer: error: {line}; choose '
+                                   'another output')
     assert image.read_bytes() == before
+    assert ann.read_text() == 'coffee/000.jpg 1\n'
     assert not (src / 'data.beton').exists()
 
 
