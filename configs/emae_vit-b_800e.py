@@ -6,12 +6,12 @@
 #   - K=4 disjoint visible sets per image (75% mask per part, as published);
 #   - the decoder reconstructs each part; the loss averages the K parts;
 #   - self-consistency between parts, weight 0.1 (a config field; the paper's
-#     weight is not in the material available to us: the README's EMAE
-#     section gives the measurements behind 0.1).
+#     weight is not in the material available to us: docs/emae.md
+#     gives the measurements behind 0.1).
 # The paper reports ViT-B at 300 epochs beating MAE at 1600; 800 epochs is
 # DailyMAE's schedule. One iteration costs about K MAE iterations; chunking
 # the parts (part_chunks) keeps loss and gradients unchanged and bounds
-# memory (README, "EMAE": cost and memory per iteration on one GPU).
+# memory (docs/emae.md: cost and memory per iteration on one GPU).
 _base_ = 'mmpretrain::mae/mae_vit-base-p16_8xb512-amp-coslr-800e_in1k.py'
 
 custom_imports = dict(imports=['mmeff'], allow_failed_imports=False)
@@ -33,7 +33,7 @@ model = dict(
 custom_hooks = [dict(type='EpochSeedHook')]
 
 # Fixed per-step cost down: one param group per setting with the fused AdamW
-# kernel, losses synchronised at the logger's interval (docs in README).
+# kernel, losses synchronised at the logger's interval (docs/benchmarks.md).
 optim_wrapper = dict(constructor='MergedGroupsOptimWrapperConstructor',
                      optimizer=dict(fused=True))
 default_hooks = dict(runtime_info=dict(type='BufferedRuntimeInfoHook'))

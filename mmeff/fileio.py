@@ -15,11 +15,13 @@ import os
 import os.path as osp
 import secrets
 
+from .errors import MMEffError
+
 #: Suffix of the temporary files :func:`atomic_output` writes.
 TMP_SUFFIX = '.tmp'
 
 
-class OutputRaceError(FileExistsError):
+class OutputRaceError(MMEffError, FileExistsError):
     """The output appeared while it was being written (another writer)."""
 
 

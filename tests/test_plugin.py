@@ -1,4 +1,5 @@
 """mmeff is a plugin: MMPretrain's own train tool runs with custom_imports."""
+import os
 import os.path as osp
 
 import mmpretrain
@@ -10,6 +11,8 @@ UPSTREAM_TRAIN = osp.join(osp.dirname(mmpretrain.__file__), '.mim', 'tools',
                           'train.py')
 USER_CONFIG = osp.join(REPO, 'tests/configs/mae_tiny_user.py')
 EMAE_CONFIG = osp.join(REPO, 'tests/configs/emae_tiny_user.py')
+EMAE_QUICKSTART = 'configs/emae/emae_vit-tiny-p4_1xb16-coslr-10e_fashion-mnist.py'
+ESSL_CONFIG = 'configs/essl/emae_vit-tiny-p4_1xb16-coslr-10e_fashion-mnist_essl.py'
 
 
 def test_import_registers_into_mmpretrain_registry():
@@ -49,3 +52,63 @@ def test_upstream_train_tool_trains_emae(tiny_image_folder, tmp_path):
     log = result.stdout + result.stderr
     assert 'loss_rec' in log and 'loss_sc' in log
     assert osp.isfile(tmp_path / 'epoch_1.pth')
+
+
+# Makes numba and ffcv unimportable in every process that reads it, as if
+# only mmeff's core dependencies were installed.
+BLOCKER = '''
+import sys
+
+
+class _NotInstalled:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('numba', 'ffcv'):
+            raise ModuleNotFoundError(f'No module named {name!r}', name=name)
+        return None
+
+
+sys.meta_path.insert(0, _NotInstalled())
+'''
+
+
+def _run_without_numba_and_ffcv(tmp_path, args):
+    blocker = tmp_path / 'core_only'
+    blocker.mkdir(exist_ok=True)
+    (blocker / 'sitecustomize.py').write_text(BLOCKER)
+    return run_tool(args, env=dict(PYTHONPATH=os.pathsep.join(
+        [str(blocker), REPO, os.environ.get('PYTHONPATH', '')])))
+
+
+def test_emae_quickstart_trains_with_only_the_core_dependencies(
+        tiny_image_folder, tmp_path):
+    """numba and ffcv belong to extras: without them ``import mmeff``
+    works and the EMAE quickstart config trains on the torch DataLoader."""
+    probe = _run_without_numba_and_ffcv(tmp_path, [
+        PYTHON, '-c', 'import mmeff, sys; '
+        "print(sorted(m for m in sys.modules if m.startswith(('numba', "
+        "'ffcv'))))"])
+    assert probe.returncode == 0, probe.stderr[-3000:]
+    assert probe.stdout.strip() == '[]'
+    result = _run_without_numba_and_ffcv(tmp_path, [
+        PYTHON, 'tools/train.py', EMAE_QUICKSTART, '--work-dir',
+        str(tmp_path / 'work'), '--cfg-options',
+        f'train_dataloader.dataset.data_root={tiny_image_folder}',
+        'train_cfg.max_epochs=1', 'default_hooks.logger.interval=1'])
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = result.stdout + result.stderr
+    assert 'loss_rec' in log and 'loss_sc' in log
+    assert osp.isfile(tmp_path / 'work' / 'epoch_1.pth')
+
+
+def test_an_essl_config_without_the_extra_is_one_line_naming_it(
+        fmnist_beton, tmp_path):
+    result = _run_without_numba_and_ffcv(tmp_path, [
+        PYTHON, 'tools/train.py', ESSL_CONFIG, '--work-dir',
+        str(tmp_path / 'work'), '--cfg-options',
+        f'train_dataloader.path={fmnist_beton}'])
+    assert result.returncode == 2, result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines()
+              if line.startswith('train: error:')]
+    assert len(errors) == 1, result.stderr[-3000:]
+    assert "install mmeff's [ffcv] extra" in errors[0]
+    assert 'Traceback' not in result.stderr

@@ -100,9 +100,9 @@ if ! "$VENV/bin/python" -c "import ffcv" >/dev/null 2>&1; then
   pip_install --no-build-isolation "$FFCV"
 fi
 
-extras="dev"
+extras="dev,ffcv"
 if [ "$DOWNSTREAM" = 1 ]; then
-  extras="dev,downstream"
+  extras="dev,ffcv,downstream"
   if ! "$VENV/bin/python" -c "import mmcv.ops" >/dev/null 2>&1; then
     wheel="$(MMEFF_VENV="$VENV" bash "$ROOT/tools/build_mmcv.sh")"
     log "replacing mmcv-lite by full mmcv ($wheel)"

@@ -21,7 +21,7 @@ custom_hooks = [
 ]
 
 # Fixed per-step cost down: one param group per setting with the fused AdamW
-# kernel, losses synchronised at the logger's interval (docs in README).
+# kernel, losses synchronised at the logger's interval (docs/benchmarks.md).
 optim_wrapper = dict(constructor='MergedGroupsOptimWrapperConstructor',
                      optimizer=dict(fused=True))
 default_hooks = dict(runtime_info=dict(type='BufferedRuntimeInfoHook'))

@@ -2,8 +2,9 @@
 # a BatchNorm teacher trained on the full data (all 60,000 training images),
 # as the paper squeezes on the full ImageNet-1K, for recover and relabel.
 # Write the data first (class folders of PNGs, about 15 s, 240 MB):
-#   python -c "from mmeff.data import prepare_fashion_mnist; \
-#              prepare_fashion_mnist('data/fashion-mnist-full', 6000, 100)"
+#   python tools/dataset_converters/bundled_data.py \
+#       --data-root data/fashion-mnist-full --train-per-class 6000 --no-essl
+# (from the wheel: mim run mmeff bundled_data ...)
 # Inherits MMPretrain's CIFAR-10 ResNet-18 recipe (3x3 stem, no max-pool,
 # RandomCrop 32 pad 4 + flip) and scales it to two CPU cores: 1/4 width
 # (16 base channels, 128-d features), batch 32, 3 epochs (5,625 steps, about

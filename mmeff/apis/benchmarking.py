@@ -1,11 +1,89 @@
-"""What the benchmarks share: step time and FLOPs, proxy-vs-time curves.
+"""The benchmark harness every benchmark in ``tools/benchmarks`` uses.
 
-A curve is a list of :class:`~mmeff.engine.hooks.FeatureProbeHook` points,
+Timing: :func:`timed` (one run), :func:`time_calls` (warm-up calls, then
+one time per timed call) and :func:`time_block` (warm-up calls, then one
+timed block, for steps whose device work is only waited for at the end);
+:func:`median` and :func:`spread` summarise repeats; :func:`print_report`
+prints the JSON report with the :func:`environment` it was measured in and
+writes it.
+Shared measurements: step time and FLOPs, resolution per epoch,
+proxy-vs-time curves. A curve is a list of
+:class:`~mmeff.engine.hooks.FeatureProbeHook` points,
 ``dict(train_seconds, iterations, images_seen, knn_top1)``, in time order.
 """
 import copy
 import json
+import os
+import platform
+import statistics
 import time
+
+
+def timed(fn, *args, **kwargs):
+    """``(fn(*args, **kwargs), seconds it took)``: a one-off measurement,
+    such as a whole training run."""
+    start = time.perf_counter()
+    result = fn(*args, **kwargs)
+    return result, time.perf_counter() - start
+
+
+def time_calls(fn, repeats, warmup=0, sync=None):
+    """Seconds of each of ``repeats`` calls of ``fn`` after ``warmup``
+    untimed ones. ``sync`` (e.g. ``torch.cuda.synchronize``) runs before
+    each timed call starts and before it is stopped."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        if sync is not None:
+            sync()
+        start = time.perf_counter()
+        fn()
+        if sync is not None:
+            sync()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def time_block(fn, iters, warmup=0, sync=None):
+    """Mean seconds per call of ``fn`` over one timed block of ``iters``
+    calls after ``warmup`` untimed ones; ``sync`` runs at the block's ends
+    only, so queued device work overlaps as in training."""
+    for _ in range(warmup):
+        fn()
+    if sync is not None:
+        sync()
+    start = time.perf_counter()
+    for _ in range(iters):
+        fn()
+    if sync is not None:
+        sync()
+    return (time.perf_counter() - start) / iters
+
+
+def median(values):
+    """The middle of ``values`` (the upper middle one for an even count):
+    always a value that was measured."""
+    return statistics.median_high(values)
+
+
+def spread(values, digits=3):
+    """``dict(median, min, max, n)`` of repeated measurements."""
+    return dict(median=round(median(values), digits),
+                min=round(min(values), digits),
+                max=round(max(values), digits), n=len(values))
+
+
+def environment():
+    """Where a benchmark ran: host, CPUs, Python, torch, threads, device."""
+    import torch
+    env = dict(host=platform.node(), platform=platform.platform(),
+               cpu_count=os.cpu_count(), python=platform.python_version(),
+               torch=torch.__version__, torch_threads=torch.get_num_threads(),
+               device='cuda' if torch.cuda.is_available() else 'cpu')
+    if torch.cuda.is_available():
+        env['cuda_device'] = torch.cuda.get_device_name()
+    return env
 
 
 def seconds_per_iteration(cfg, warmup=3, iters=12):
@@ -24,17 +102,31 @@ def seconds_per_iteration(cfg, warmup=3, iters=12):
     loader_cfg = copy.deepcopy(cfg.train_dataloader)
     loader_cfg.sampler = dict(type='InfiniteSampler', shuffle=True)
     loader = Runner.build_dataloader(loader_cfg)
-    times, batches = [], iter(loader)
-    for _ in range(warmup + iters):
-        start = time.perf_counter()
+    batches = iter(loader)
+
+    def step():
         batch = next(batches)
         losses = model(**model.data_preprocessor(batch, True), mode='loss')
         optim.zero_grad()
         sum(losses.values()).backward()
         optim.step()
-        times.append(time.perf_counter() - start)
-    times = sorted(times[warmup:])
-    return times[len(times) // 2]
+
+    return median(time_calls(step, iters, warmup))
+
+
+def sizes_per_epoch(runner):
+    """The input size of each epoch of ``runner``'s training: the
+    curriculum hook's schedule, else the backbone's fixed size."""
+    hooks = {type(h).__name__: h for h in runner.hooks}
+    n = runner.max_epochs
+    if 'EfficientTrainHook' in hooks:
+        return [hooks['EfficientTrainHook'].schedule.bandwidth(e)
+                for e in range(n)]
+    if 'ProgressiveResolutionHook' in hooks:
+        return [hooks['ProgressiveResolutionHook'].stage_for_epoch(e, n).size
+                for e in range(n)]
+    return [runner.model.backbone.patch_resolution[0] *
+            runner.model.backbone.patch_size] * n
 
 
 def step_flops(model, size, batch):
@@ -54,13 +146,13 @@ def step_flops(model, size, batch):
     return counter.get_total_flops()
 
 
-def time_to_reach(curve, target):
-    """Training seconds of the first point with ``knn_top1 >= target``.
+def time_to_reach(curve, target, key='knn_top1'):
+    """Training seconds of the first point with ``point[key] >= target``.
 
     None when the curve never gets there.
     """
     for point in curve:
-        if point['knn_top1'] >= target:
+        if point[key] >= target:
             return point['train_seconds']
     return None
 
@@ -101,10 +193,24 @@ def plot_proxy_curves(curves, path, title, labels=None, target=None,
     return path
 
 
+def with_environment(report):
+    """``report`` with an ``environment`` entry (kept if it has one)."""
+    return report if 'environment' in report else dict(
+        report, environment=environment())
+
+
+def write_report(report, out, indent=2):
+    """Write the JSON report (with its environment) to ``out``, without
+    printing: for a report kept up to date while a benchmark runs."""
+    from mmeff.fileio import atomic_write_bytes
+    atomic_write_bytes(out, (json.dumps(with_environment(report),
+                                        indent=indent) + '\n').encode())
+
+
 def print_report(report, out=None, indent=2):
-    """Print a benchmark's JSON report and, with ``out``, write it there."""
-    text = json.dumps(report, indent=indent)
-    print(text)
+    """Print a benchmark's JSON report, with the :func:`environment` it was
+    measured in, and with ``out`` write it there."""
+    report = with_environment(report)
+    print(json.dumps(report, indent=indent))
     if out:
-        from mmeff.fileio import atomic_write_bytes
-        atomic_write_bytes(out, (text + '\n').encode())
+        write_report(report, out, indent)

@@ -19,8 +19,10 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
+from mmeff.errors import MMEffError
 
-class ExportError(ValueError):
+
+class ExportError(MMEffError, ValueError):
     """A checkpoint cannot be exported completely."""
 
 

@@ -34,6 +34,7 @@ from mmeff.engine.dist import (
 )
 from mmeff.engine.hooks import NonFiniteLossError
 from mmeff.engine.outputs import prepare_training_outputs, refuse_existing
+from mmeff.errors import MissingExtraError
 
 from .preflight import (
     check_mask_ratios,
@@ -43,7 +44,7 @@ from .preflight import (
 )
 
 USER_ERRORS = (ConfigError, DatasetError, CheckpointError, ScheduleError,
-               NonFiniteLossError)
+               NonFiniteLossError, MissingExtraError)
 
 
 def _parse_common(parser, argv):
@@ -154,6 +155,9 @@ def build_runner(cfg, loaders=('train_dataloader', 'val_dataloader')):
     """
     from mmengine.runner import Runner
     from mmpretrain.registry import RUNNERS
+
+    from mmeff.data.essl.runner import check_essl_config
+    check_essl_config(cfg, getattr(cfg, 'filename', None) or 'config')
     logger = MMLogger.get_current_instance()
     drop_amp_without_accelerator(cfg, logger)
     prepare_training_outputs(cfg, logger)
@@ -250,8 +254,21 @@ def _flip_tta_pipeline(test_pipeline):
     return pipeline
 
 
+def require_test_loop(cfg, path):
+    """Refuse a config without a test loop (e.g. a pretraining config)."""
+    missing = [k for k in ('test_dataloader', 'test_cfg', 'test_evaluator')
+               if cfg.get(k) is None]
+    if missing:
+        raise ConfigError(
+            f'{path}: no test loop ({", ".join(missing)} not set), as in a '
+            'pretraining config; test a fine-tuning or linear-probe config '
+            'instead (configs/emae/benchmarks/, configs/downstream/), with '
+            'the encoder exported by tools/model_converters/export_vit.py')
+
+
 def merge_test_args(cfg, args):
     """Apply MMPretrain's test-tool flags to ``cfg`` (same precedence)."""
+    require_test_loop(cfg, args.config)
     if args.out is None and args.out_item is not None:
         raise ConfigError('--out-item needs --out (the file to write)')
     if args.out and args.out_item != 'metrics' and \

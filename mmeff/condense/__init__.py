@@ -15,10 +15,10 @@ from .mixing import draw_cutmix
 from .recover import recover, recover_batch
 from .relabel import bytes_per_epoch, draw_crops, relabel
 from .soft_labels import RelabelEpochHook, RelabelledDataset, RelabelSampler, ReplayCrop
-from .teacher import load_teacher
+from .teacher import Teacher, build_teacher, load_teacher
 
 __all__ = ['BNStatsMatcher', 'NoBatchNormError', 'batchnorm_layers',
            'SoftLabelKLLoss', 'recover', 'recover_batch', 'bytes_per_epoch',
            'draw_crops', 'draw_cutmix', 'relabel', 'RelabelEpochHook',
            'RelabelledDataset', 'RelabelSampler', 'ReplayCrop', 'CondenseError',
-           'load_teacher']
+           'Teacher', 'build_teacher', 'load_teacher']

@@ -7,8 +7,6 @@ function of ``(seed, epoch, image)`` and not of global random state.
 """
 import numpy as np
 
-from mmeff.data.ops.boxes import random_resized_crop_boxes
-
 # torchvision's / MMPretrain's RandomResizedCrop defaults, which SRe2L uses
 # for both recover (scale (0.08, 1)) and relabel.
 DEFAULT_SCALE = (0.08, 1.0)
@@ -32,6 +30,7 @@ def sample_crop_boxes(rng, heights, widths, scale=DEFAULT_SCALE,
         numpy.ndarray: int64 ``[N, 4]`` boxes ``(x0, y0, x1, y1)``, end
         exclusive, in source-image pixels.
     """
+    from mmeff.data.ops.boxes import random_resized_crop_boxes  # numba
     heights = np.asarray(heights, np.int64).reshape(-1)
     widths = np.asarray(widths, np.int64).reshape(-1)
     keys = rng.integers(0, 2**64, size=len(heights), dtype=np.uint64)

@@ -45,13 +45,7 @@ from .bn_matching import BNStatsMatcher
 from .crops import sample_crop_boxes
 from .errors import CondenseError, NoBatchNormError
 from .presets import RECOVER_BETAS, recover_preset
-from .teacher import (
-    channel_order,
-    class_folders,
-    load_teacher,
-    normalisation_of,
-    num_classes_of,
-)
+from .teacher import build_teacher, class_folders
 
 SIDECAR = 'recover.json'
 # Settings that change the images; a resumed run must agree on all of them.
@@ -277,15 +271,15 @@ def recover(teacher_config, teacher_checkpoint, out_dir, ipc, *,
         ``peak_rss_mib`` (plus ``peak_cuda_mib`` on CUDA).
     """
     _check_positive('ipc', ipc)
-    model, cfg = load_teacher(teacher_config, teacher_checkpoint, device)
+    teacher = build_teacher(teacher_config, teacher_checkpoint, device)
+    model = teacher.model
     for p in model.parameters():
         p.requires_grad_(False)
     overrides = dict(iterations=iterations, lr=lr, r_bn=r_bn, flip=flip,
                      first_bn_multiplier=first_bn_multiplier, shift=shift,
                      batch_size=batch_size, crop_scale=crop_scale)
-    settings = _settings(model, cfg, teacher_config, teacher_checkpoint,
-                         classes_from, image_size, preset, overrides,
-                         ipc=ipc, seed=seed, grayscale=grayscale)
+    settings = _settings(teacher, classes_from, image_size, preset,
+                         overrides, ipc=ipc, seed=seed, grayscale=grayscale)
     check_writable_dir(out_dir, hint='choose another output folder')
     _check_out_dir(out_dir, settings, overwrite)
     for name in settings['classes']:
@@ -302,15 +296,13 @@ def recover(teacher_config, teacher_checkpoint, out_dir, ipc, *,
                 **_peak_memory(device))
 
 
-def _settings(model, cfg, teacher_config, teacher_checkpoint, classes_from,
-              image_size, preset, overrides, **fixed):
+def _settings(teacher, classes_from, image_size, preset, overrides, **fixed):
     """The run's full settings: the preset's, overridden where given."""
-    num_classes = num_classes_of(model, teacher_config)
     if classes_from is None:
-        classes_from = _train_folder(cfg, teacher_config)
-    classes = class_folders(classes_from, num_classes)
+        classes_from = teacher.require_train_folder()
+    classes = class_folders(classes_from, teacher.num_classes)
     if image_size is None:
-        image_size = _train_crop_size(cfg, teacher_config)
+        image_size = teacher.require_train_crop_size()
     _check_positive('image_size', image_size)
     preset, chosen = recover_preset(preset, image_size)
     for key, value in overrides.items():
@@ -319,16 +311,16 @@ def _settings(model, cfg, teacher_config, teacher_checkpoint, classes_from,
             chosen[key] = value
     _check_positive('iterations', chosen['iterations'])
     _check_positive('batch_size', chosen['batch_size'])
-    mean, std = normalisation_of(model)
     return dict(
         method='SRe2L recover', preset=preset,
-        teacher_config=osp.abspath(teacher_config),
-        teacher_checkpoint=osp.abspath(teacher_checkpoint), classes=classes,
+        teacher_config=teacher.config,
+        teacher_checkpoint=teacher.checkpoint, classes=classes,
         image_size=image_size, betas=list(RECOVER_BETAS), **fixed,
         **{k: list(v) if isinstance(v, tuple) else v
            for k, v in chosen.items()},
-        mean=mean.flatten().tolist(), std=std.flatten().tolist(),
-        channel_order=channel_order(model, cfg))
+        mean=teacher.mean.flatten().tolist(),
+        std=teacher.std.flatten().tolist(),
+        channel_order=teacher.channel_order)
 
 
 def _pending_images(settings, out_dir):
@@ -394,38 +386,6 @@ def _peak_memory(device):
         peak['peak_cuda_mib'] = torch.cuda.max_memory_allocated(
             device) / 2**20
     return peak
-
-
-def _train_folder(cfg, config_path):
-    loader = cfg.get('train_dataloader') or {}
-    dataset = loader.get('dataset') or {}
-    root = dataset.get('data_root') or ''
-    prefix = dataset.get('data_prefix') or ''
-    if isinstance(prefix, dict):
-        prefix = prefix.get('img_path', '')
-    folder = osp.join(root, prefix)
-    if not folder:
-        raise CondenseError(f'{config_path}: no train data folder to take '
-                            'class names from; pass classes_from')
-    return folder
-
-
-def _train_crop_size(cfg, config_path):
-    """Side of the teacher's training crops, read from its train pipeline."""
-    pipeline = (cfg.get('train_dataloader') or {}).get('dataset', {}).get(
-        'pipeline', [])
-    size = None
-    for t in pipeline:
-        for key in ('scale', 'crop_size', 'size'):
-            if t.get('type') in ('RandomResizedCrop', 'RandomCrop',
-                                 'CenterCrop', 'Resize') and key in t:
-                size = t[key]
-    if isinstance(size, (list, tuple)):
-        size = size[0]
-    if not isinstance(size, int):
-        raise CondenseError(f'{config_path}: cannot read the training crop '
-                            'size from the train pipeline; pass image_size')
-    return size
 
 
 __all__ = ['recover', 'recover_batch', 'jitter_batch', 'cosine_lr',

@@ -41,12 +41,7 @@ from .errors import CondenseError
 from .mixing import draw_cutmix
 from .presets import CUTMIX_ALPHA, CUTMIX_BATCH_SIZE, RELABEL_CROP_SCALE
 from .soft_labels import FORMAT, RelabelledDataset, epoch_file
-from .teacher import (
-    channel_order,
-    load_teacher,
-    num_classes_of,
-    read_like_recovered_pngs,
-)
+from .teacher import build_teacher, read_like_recovered_pngs
 
 MIX_TYPES = (None, 'cutmix')
 
@@ -123,11 +118,11 @@ def relabel(teacher_config, teacher_checkpoint, data_root, out_dir, epochs,
     """
     _check_request(epochs, mix, cutmix_batch_size)
     old = _old_epoch_files(out_dir, overwrite)
-    model, cfg = load_teacher(teacher_config, teacher_checkpoint, device)
+    teacher = build_teacher(teacher_config, teacher_checkpoint, device)
+    model, num_classes = teacher.model, teacher.num_classes
     # Recovered PNGs are true RGB and load as BGR: feed the teacher the
     # channel order it was trained on.
-    read_like_recovered_pngs(model, channel_order(model, cfg))
-    num_classes = num_classes_of(model, teacher_config)
+    read_like_recovered_pngs(model, teacher.channel_order)
     sizes = _image_sizes(data_root, data_prefix, num_classes)
     crop_size = int(sizes[0][0]) if crop_size is None else crop_size
     os.makedirs(out_dir, exist_ok=True)
@@ -138,7 +133,7 @@ def relabel(teacher_config, teacher_checkpoint, data_root, out_dir, epochs,
                 scale=list(scale), ratio=list(ratio), mix=mix,
                 cutmix_alpha=cutmix_alpha,
                 cutmix_batch_size=cutmix_batch_size,
-                teacher_config=osp.abspath(teacher_config))
+                teacher_config=teacher.config)
     bar = None
     if progress:
         from tqdm import tqdm

@@ -1,6 +1,13 @@
-"""Build a squeezed teacher from its config and checkpoint."""
+"""A squeezed teacher: its model and what recover and relabel read from it.
+
+:func:`build_teacher` loads the model once and reads, once, everything the
+SRe2L steps need from it and its config (classes, normalisation, channel
+order, training folder and crop size) into a :class:`Teacher` record.
+"""
 import os
 import os.path as osp
+from dataclasses import dataclass
+from typing import Optional
 
 import torch
 
@@ -56,7 +63,55 @@ def _check_weights_fit(model, checkpoint, config):
             'teacher was squeezed with')
 
 
-def num_classes_of(model, name='the teacher'):
+@dataclass(frozen=True)
+class Teacher:
+    """A teacher in eval mode and the facts about it recover and relabel use.
+
+    ``mean`` / ``std`` are ``[1, C, 1, 1]`` on the 0-255 scale;
+    ``channel_order`` is what its network sees (``'RGB'`` or ``'BGR'``);
+    ``train_folder`` and ``train_crop_size`` come from its config's train
+    split and pipeline, ``None`` where the config does not tell.
+    """
+    model: torch.nn.Module
+    config: str
+    checkpoint: Optional[str]
+    num_classes: int
+    mean: torch.Tensor
+    std: torch.Tensor
+    channel_order: str
+    train_folder: Optional[str]
+    train_crop_size: Optional[int]
+
+    def require_train_folder(self):
+        if not self.train_folder:
+            raise CondenseError(f'{self.config}: no train data folder to take '
+                                'class names from; pass classes_from')
+        return self.train_folder
+
+    def require_train_crop_size(self):
+        if not isinstance(self.train_crop_size, int):
+            raise CondenseError(f'{self.config}: cannot read the training '
+                                'crop size from the train pipeline; pass '
+                                'image_size')
+        return self.train_crop_size
+
+
+def build_teacher(config, checkpoint, device='cpu'):
+    """Load the teacher of ``config`` / ``checkpoint`` and read its facts."""
+    model, cfg = load_teacher(config, checkpoint, device)
+    mean, std = _normalisation_of(model)
+    train = (cfg.get('train_dataloader') or {}).get('dataset') or {}
+    pipeline = train.get('pipeline') or []
+    return Teacher(
+        model=model, config=osp.abspath(config),
+        checkpoint=None if checkpoint is None else osp.abspath(checkpoint),
+        num_classes=_num_classes_of(model, config), mean=mean, std=std,
+        channel_order=_channel_order(model, pipeline),
+        train_folder=_train_folder(train),
+        train_crop_size=_train_crop_size(pipeline))
+
+
+def _num_classes_of(model, name='the teacher'):
     head = getattr(model, 'head', None)
     n = getattr(head, 'num_classes', None)
     if not n:
@@ -65,7 +120,7 @@ def num_classes_of(model, name='the teacher'):
     return int(n)
 
 
-def normalisation_of(model):
+def _normalisation_of(model):
     """``(mean, std)`` the teacher's data preprocessor applies.
 
     Shapes ``[1, C, 1, 1]``, on the 0-255 scale; identity when the
@@ -80,19 +135,59 @@ def normalisation_of(model):
             std.detach().float().cpu().reshape(1, -1, 1, 1))
 
 
-def channel_order(model, cfg):
+def _pipeline_classes(pipeline):
+    """``[(transform class or None, its config)]`` of a pipeline's dicts,
+    each type resolved through MMPretrain's transform registry, so scoped
+    names and subclasses count as what they are."""
+    from mmpretrain.registry import TRANSFORMS
+    steps = []
+    for t in pipeline:
+        kind = t.get('type')
+        cls = kind if isinstance(kind, type) else (
+            TRANSFORMS.get(kind) if isinstance(kind, str) else None)
+        steps.append((cls, t))
+    return steps
+
+
+def _channel_order(model, pipeline):
     """``'RGB'`` or ``'BGR'``: the channel order the teacher's network sees.
 
     ``LoadImageFromFile`` yields BGR and the preprocessor's ``to_rgb`` flips
     it; in-memory data sets (MMPretrain's CIFAR10, MNIST) yield RGB, which
-    ``to_rgb`` would flip to BGR.
+    ``to_rgb`` would flip to BGR. The config's pipeline is read, not run:
+    running it would need the training data.
     """
-    pipeline = (cfg.get('train_dataloader') or {}).get('dataset', {}).get(
-        'pipeline', [])
-    from_files = any(str(t.get('type', '')).startswith('LoadImageFrom')
-                     for t in pipeline)
+    from mmcv.transforms import LoadImageFromFile
+    from_files = any(cls is not None and issubclass(cls, LoadImageFromFile)
+                     for cls, _ in _pipeline_classes(pipeline))
     to_rgb = bool(getattr(model.data_preprocessor, 'to_rgb', False))
     return 'RGB' if to_rgb == from_files else 'BGR'
+
+
+def _train_folder(dataset):
+    root = dataset.get('data_root') or ''
+    prefix = dataset.get('data_prefix') or ''
+    if isinstance(prefix, dict):
+        prefix = prefix.get('img_path', '')
+    return osp.join(root, prefix) or None
+
+
+def _train_crop_size(pipeline):
+    """Side of the teacher's training crops: the last crop or resize of its
+    train pipeline."""
+    from mmcv.transforms import CenterCrop, Resize
+    from mmpretrain.datasets.transforms import RandomCrop, RandomResizedCrop
+    sizing = (RandomResizedCrop, RandomCrop, CenterCrop, Resize)
+    size = None
+    for cls, t in _pipeline_classes(pipeline):
+        if cls is None or not issubclass(cls, sizing):
+            continue
+        for key in ('scale', 'crop_size', 'size'):
+            if key in t:
+                size = t[key]
+    if isinstance(size, (list, tuple)):
+        size = size[0]
+    return size
 
 
 def read_like_recovered_pngs(model, order):

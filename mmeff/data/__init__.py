@@ -1,8 +1,12 @@
-from .bundled import (FASHION_MNIST_CLASSES, FASHION_MNIST_MEAN,
-                      FASHION_MNIST_STD, load_fashion_mnist,
-                      prepare_fashion_mnist)
+from . import essl  # noqa: F401  registers the ESSL runner/transforms
+from .bundled import (
+    FASHION_MNIST_CLASSES,
+    FASHION_MNIST_MEAN,
+    FASHION_MNIST_STD,
+    load_fashion_mnist,
+    prepare_fashion_mnist,
+)
 from .checks import DatasetError, check_data_paths, check_image_folder
-from . import essl  # noqa: F401,E402  registers the ESSL runner/transforms
 from .transforms import MultiPatch  # noqa: F401  registers
 
 __all__ = [

@@ -2,10 +2,12 @@
 import os
 import os.path as osp
 
+from mmeff.errors import MMEffError
+
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif')
 
 
-class DatasetError(ValueError):
+class DatasetError(MMEffError, ValueError):
     """A dataset folder or annotation file is missing or holds no images."""
 
 

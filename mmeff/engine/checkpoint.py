@@ -31,8 +31,10 @@ import torch
 from mmengine.logging import HistoryBuffer
 from mmengine.utils import digit_version
 
+from mmeff.errors import MMEffError
 
-class CheckpointError(RuntimeError):
+
+class CheckpointError(MMEffError, RuntimeError):
     """A checkpoint file is missing, truncated or not a torch checkpoint."""
 
 

@@ -3,9 +3,9 @@ import os.path as osp
 
 from mmengine.config import Config, ConfigDict
 
+from mmeff.errors import ConfigError
 
-class ConfigError(ValueError):
-    """A config file is missing or cannot be parsed."""
+__all__ = ['ConfigError', 'load_config']
 
 
 def load_config(path, cfg_options=None):

@@ -12,20 +12,10 @@ import math
 from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple
 
-from mmeff.engine.config import ConfigError
+from mmeff.errors import MMEffError
 
 
-def patch_count(size, patch_size):
-    """Patches of an input ``size`` (an int, square, or ``(h, w)``); each
-    side must be a multiple of ``patch_size``."""
-    h, w = (size, size) if isinstance(size, int) else size
-    if h % patch_size or w % patch_size:
-        raise ConfigError(f'input size {h}x{w} is not a multiple of '
-                          f'patch_size={patch_size}')
-    return (h // patch_size) * (w // patch_size)
-
-
-class ScheduleError(ValueError):
+class ScheduleError(MMEffError, ValueError):
     """A curriculum schedule is invalid."""
 
 

@@ -1,18 +1,12 @@
-"""Small helpers shared by mmeff's models."""
+"""Small helpers shared by mmeff's models and the hooks that drive them."""
+from mmeff.errors import ConfigError
 
 
-def pool_tokens(feats):
-    """Reduce a backbone output to one vector per image.
-
-    ViT ``raw`` outputs ``[B, 1 + N, C]`` are mean-pooled over the N patch
-    tokens (MAE's global pooling); ``[B, C, H, W]`` maps are averaged over
-    space; ``[B, C]`` vectors pass through. A tuple of stage outputs
-    contributes its last element.
-    """
-    if isinstance(feats, (tuple, list)):
-        feats = feats[-1]
-    if feats.dim() == 3:
-        return feats[:, 1:].mean(1) if feats.shape[1] > 1 else feats[:, 0]
-    if feats.dim() == 4:
-        return feats.mean((2, 3))
-    return feats
+def patch_count(size, patch_size):
+    """Patches of an input ``size`` (an int, square, or ``(h, w)``); each
+    side must be a multiple of ``patch_size``."""
+    h, w = (size, size) if isinstance(size, int) else size
+    if h % patch_size or w % patch_size:
+        raise ConfigError(f'input size {h}x{w} is not a multiple of '
+                          f'patch_size={patch_size}')
+    return (h // patch_size) * (w // patch_size)

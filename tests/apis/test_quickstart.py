@@ -1,4 +1,5 @@
-"""The quickstart end to end, reduced: 1 epoch on 10 images per class."""
+"""The quickstart end to end, reduced: 6 pretraining iterations on 200
+unlabelled images, 10 labelled and 5 held-out images per class."""
 import glob
 import json
 import os.path as osp
@@ -13,8 +14,8 @@ from tests.helpers.tools import PYTHON, REPO, run_tool
 
 def test_quickstart_writes_documented_metrics_and_grid(tmp_path):
     work_dir, data_root = tmp_path / 'work', tmp_path / 'data'
-    result = run_tool([PYTHON, 'tools/quickstart.py', '--epochs', '1',
-                       '--finetune-epochs', '1',
+    result = run_tool([PYTHON, 'tools/quickstart.py', '--iters', '6',
+                       '--finetune-epochs', '1', '--num-unlabelled', '200',
                        '--train-per-class', '10', '--val-per-class', '5',
                        '--work-dir', str(work_dir), '--data-root', str(data_root)])
     assert result.returncode == 0, result.stderr[-3000:]
@@ -23,10 +24,15 @@ def test_quickstart_writes_documented_metrics_and_grid(tmp_path):
     with open(work_dir / 'metrics.json') as f:
         metrics = json.load(f)
     assert set(metrics) == set(METRIC_FIELDS)
+    assert metrics['num_unlabelled'] == 200
     assert metrics['num_train'] == 100 and metrics['num_val'] == 50
-    # ESSL drops the last partial batch while training: 100 // 16 = 6
-    assert metrics['epochs'] == 1 and metrics['iterations'] == 6
-    assert metrics['train_storage'] == str(data_root / 'train.beton')
+    assert metrics['iterations'] == 6
+    assert metrics['train_storage'] == str(data_root / 'unlabelled.beton')
+    # Pretraining read no labels: the pool is one folder, not the classes.
+    assert sorted(p.name for p in (data_root / 'unlabelled').iterdir()) == \
+        ['images']
+    assert len(list((data_root / 'unlabelled' / 'images').iterdir())) == 200
+    assert_prints_the_table(result.stdout, metrics)
     for key in METRIC_FIELDS:
         if key.endswith('top1'):
             assert 0.0 <= metrics[key] <= 100.0
@@ -38,6 +44,14 @@ def test_quickstart_writes_documented_metrics_and_grid(tmp_path):
     assert_finetuned_by_runners(work_dir, metrics)
 
 
+def assert_prints_the_table(stdout, metrics):
+    assert ('200 unlabelled images (pretraining), 100 labelled (fitting), '
+            'top-1 on 50 held-out test images') in stdout
+    row = [line for line in stdout.splitlines()
+           if line.startswith('ViT pretrained with EMAE, fine-tuned')]
+    assert len(row) == 1 and f"{metrics['finetune_top1']:.1f}" in row[0]
+
+
 def _runner_log(run_dir):
     logs = glob.glob(str(run_dir / '*' / '*.log'))
     assert len(logs) == 1, logs
@@ -46,22 +60,28 @@ def _runner_log(run_dir):
 
 
 def assert_finetuned_by_runners(work_dir, metrics):
-    """Both fine-tunings: own Runner, same steps, scored as recorded."""
+    """Both fine-tunings: own Runner, same steps, scored as recorded; the
+    supervised run: from scratch, the epochs its budget allowed."""
     backbone = work_dir / 'pretrained_backbone.pth'
     steps = {}
-    for name, field in (('pretrained', 'finetune_top1'),
-                        ('scratch', 'scratch_finetune_top1')):
-        run_dir = work_dir / f'finetune_{name}'
-        ckpt = torch.load(run_dir / 'epoch_1.pth', map_location='cpu',
+    epochs = metrics['supervised_epochs']
+    assert epochs >= 1
+    for name, field, last in (
+            ('finetune_pretrained', 'finetune_top1', 1),
+            ('finetune_scratch', 'scratch_finetune_top1', 1),
+            ('supervised', 'supervised_top1', epochs)):
+        run_dir = work_dir / name
+        ckpt = torch.load(run_dir / f'epoch_{last}.pth', map_location='cpu',
                           weights_only=True)
         steps[name] = ckpt['meta']['iter']
         log = _runner_log(run_dir)
         # 100 // 64: one step; the classifier is MMPretrain's.
         assert "type='ImageClassifier'" in log
         assert (f'load backbone. in model from: {backbone}' in log) == \
-            (name == 'pretrained')
+            (name == 'finetune_pretrained')
         assert f'accuracy/top1: {metrics[field]:.4f}' in log
-    assert steps == {'pretrained': 1, 'scratch': 1}
+    assert steps == {'finetune_pretrained': 1, 'finetune_scratch': 1,
+                     'supervised': epochs}
 
 
 def test_readme_documents_every_metric_field():

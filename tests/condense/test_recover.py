@@ -12,13 +12,12 @@ from mmeff.condense import (
     BNStatsMatcher,
     CondenseError,
     NoBatchNormError,
-    load_teacher,
     recover,
     recover_batch,
 )
 from mmeff.condense.presets import RECOVER_BETAS, RECOVER_PRESETS, default_preset
 from mmeff.condense.recover import SIDECAR, cosine_lr, jitter_batch, to_uint8_images
-from mmeff.condense.teacher import normalisation_of
+from mmeff.condense.teacher import build_teacher
 from tests.condense.conftest import GN_TEACHER_CFG, TEACHER_CFG, load_tool
 
 
@@ -30,8 +29,8 @@ def objective(model, x, targets):
 
 
 def test_recovery_reduces_the_loss(teacher_ckpt):
-    model, _ = load_teacher(TEACHER_CFG, teacher_ckpt)
-    mean, std = normalisation_of(model)
+    teacher = build_teacher(TEACHER_CFG, teacher_ckpt)
+    model, mean, std = teacher.model, teacher.mean, teacher.std
     targets = list(range(10))
     start, _ = recover_batch(model, targets, mean, std, image_size=16,
                              iterations=0, rng=np.random.default_rng(4))
@@ -129,8 +128,8 @@ def test_saved_pngs_read_back_as_the_synthesised_tensor(recovered,
     # (LoadImageFromFile -> the teacher's preprocessor): it must equal the
     # clipped synthetic tensor up to 8-bit rounding.
     from mmcv.transforms import LoadImageFromFile
-    model, _ = load_teacher(TEACHER_CFG, teacher_ckpt)
-    mean, std = normalisation_of(model)
+    teacher = build_teacher(TEACHER_CFG, teacher_ckpt)
+    model, mean, std = teacher.model, teacher.mean, teacher.std
     x = torch.randn(1, 3, 16, 16) * 2
     pixels = to_uint8_images(x, mean, std, 'RGB')[0]
     path = osp.join(recovered, 'roundtrip.png')

@@ -15,13 +15,12 @@ from mmeff.condense import (
     SoftLabelKLLoss,
     bytes_per_epoch,
     draw_crops,
-    load_teacher,
     relabel,
 )
 from mmeff.condense.mixing import cutmix_box, draw_cutmix
 from mmeff.condense.relabel import crop_pipeline, teacher_logits
 from mmeff.condense.soft_labels import epoch_file
-from mmeff.condense.teacher import channel_order, read_like_recovered_pngs
+from mmeff.condense.teacher import build_teacher, read_like_recovered_pngs
 from tests.condense.conftest import STUDENT_CFG, TEACHER_CFG, load_tool
 
 
@@ -62,8 +61,9 @@ def test_replay_reproduces_the_mixed_crops_and_the_logits(
         relabelled, recovered, teacher_ckpt):
     out, _ = relabelled
     data = student_set(recovered, out)
-    model, cfg = load_teacher(TEACHER_CFG, teacher_ckpt)
-    read_like_recovered_pngs(model, channel_order(model, cfg))
+    teacher = build_teacher(TEACHER_CFG, teacher_ckpt)
+    model = teacher.model
+    read_like_recovered_pngs(model, teacher.channel_order)
     boxes_seen, mixed = [], 0
     for epoch in (0, 1):
         data.set_epoch(epoch)

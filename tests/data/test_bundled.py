@@ -6,8 +6,13 @@ import os.path as osp
 import pytest
 from PIL import Image
 
-from mmeff.data import (FASHION_MNIST_CLASSES, DatasetError, check_data_paths,
-                        check_image_folder, prepare_fashion_mnist)
+from mmeff.data import (
+    FASHION_MNIST_CLASSES,
+    DatasetError,
+    check_data_paths,
+    check_image_folder,
+    prepare_fashion_mnist,
+)
 
 
 def count(root, split):

@@ -172,6 +172,23 @@ def test_backbones_declare_the_input_sizes_they_accept():
         emae.check_input_size(24)
 
 
+def test_emae_palindrome_at_32_px_names_the_sizes_and_parts_that_fit():
+    from mmpretrain.registry import MODELS
+    run = _run_with('EMAEViT')
+    run.model.backbone = MODELS.build(dict(TINY_VIT, type='EMAEViT',
+                                           patch_size=4))
+    hook = ProgressiveResolutionHook(preset='dailymae_palindrome',
+                                     ramp_end=0.8, scale_to=32)
+    with pytest.raises(ScheduleError) as err:
+        hook.before_train(run)
+    # 224 -> 192 -> 224 scaled to 32 px is 32 -> 28 -> 32: 7x7 patches.
+    assert str(err.value) == (
+        'ProgressiveResolutionHook: stage 1 (begin=0.4, size=28): '
+        'num_parts=4 does not divide the 49 patches of the input (28x28 px, '
+        'patch_size=4); input sizes near it that num_parts divides: '
+        '16, 24, 32, 40; or num_parts in [7, 49] for this size')
+
+
 @pytest.mark.parametrize('backbone,stages,message', [
     ('VarResMAEViT', [(0, 32), (0.5, 20)],
      r'stage 1 \(begin=0.5, size=20\): input size 20x20 is not a multiple'),

@@ -44,7 +44,7 @@ def test_self_consistency_value_and_stop_gradient_match_reference():
     K, B, N, D = 3, 2, 12, 5
     pred = torch.randn(K, B, N, D, dtype=torch.float64, requires_grad=True)
     mask = (torch.rand(K, B, N) < 0.7).double()
-    loss = SelfConsistencyLoss()(pred, mask)
+    loss = SelfConsistencyLoss(average_over='shared')(pred, mask)
     loss.backward()
 
     # Reference: value sums both directions; the gradient of p_j comes only
@@ -61,6 +61,34 @@ def test_self_consistency_value_and_stop_gradient_match_reference():
         grad[j] -= g
     assert loss.item() == pytest.approx(value.item() / len(pairs), rel=1e-12)
     torch.testing.assert_close(pred.grad, grad / len(pairs))
+
+
+def test_all_patch_average_matches_the_public_reimplementation():
+    """Mean over D and all N patches per image and pair (non-shared patches
+    count as zero), then over the upper-triangle pairs and the batch."""
+    torch.manual_seed(1)
+    K, B, N, D = 4, 3, 16, 6
+    pred = torch.randn(K, B, N, D, dtype=torch.float64)
+    mask = (torch.rand(K, B, N) < 0.75).double()
+    x_p, masks = pred.permute(1, 0, 2, 3), mask.permute(1, 0, 2)  # [B, K, ...]
+    sij = masks[:, :, None] * masks[:, None]  # [B, K, K, N]
+    per_pair = (2 * (x_p[:, :, None] - x_p[:, None]).abs()
+                * sij[..., None]).mean(dim=(-1, -2))
+    i, j = torch.triu_indices(K, K, offset=1)
+    expected = per_pair[:, i, j].mean()
+    loss = SelfConsistencyLoss(average_over='all')(pred, mask)
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-12)
+
+
+def test_all_patch_average_is_shared_average_times_k_minus_2_over_k():
+    """K disjoint parts: each pair shares N(K-2)/K hidden patches."""
+    model = build(emae_cfg())
+    pred = torch.randn(4, 2, 64, 48, dtype=torch.float64)
+    mask = model.backbone.parallel_masking(torch.randn(2, 64, 8))[1].double()
+    mask = mask.view(4, 2, 64)
+    shared = SelfConsistencyLoss(average_over='shared')(pred, mask)
+    every = SelfConsistencyLoss(average_over='all')(pred, mask)
+    assert every.item() == pytest.approx(0.5 * shared.item(), rel=1e-12)
 
 
 def test_emae_loss_equals_independent_recomputation_from_parts():
@@ -92,7 +120,7 @@ def test_emae_loss_equals_independent_recomputation_from_parts():
     for i, j in itertools.combinations(range(4), 2):
         shared = (mask[i] * mask[j]).double()
         dist = (pred[i] - pred[j]).abs().mean(-1)
-        expected_sc += 2 * (dist * shared).sum() / shared.sum()
+        expected_sc += 2 * (dist * shared).sum() / shared.numel()  # all patches
     expected_sc = 0.5 * expected_sc / 6
 
     torch.testing.assert_close(losses['loss_rec'], expected_rec, rtol=1e-5, atol=1e-6)
@@ -157,3 +185,12 @@ def test_emae_refuses_a_plain_mae_backbone():
 def test_registered_in_mmpretrain():
     from mmpretrain.registry import MODELS
     assert MODELS.get('EMAE') is EMAE
+
+
+def test_num_parts_error_lists_the_input_sizes_and_parts_that_fit():
+    with pytest.raises(ValueError) as err:
+        build(emae_cfg(num_parts=3))
+    assert str(err.value) == (
+        'num_parts=3 does not divide the 64 patches of the input (32x32 px, '
+        'patch_size=4); input sizes near it that num_parts divides: '
+        '12, 24, 36, 48; or num_parts in [2, 4, 8, 16, 32, 64] for this size')

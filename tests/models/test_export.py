@@ -131,3 +131,23 @@ def test_existing_output_is_kept_unless_overwrite(pretrained, tmp_path, fmt,
     assert (tmp_path / existing).read_bytes() == b'old bytes'
     assert export(path, out, fmt, '--overwrite').returncode == 0
     assert torch.load(out, weights_only=True)
+
+
+def test_export_creates_a_missing_output_folder(pretrained, tmp_path):
+    _, path = pretrained
+    out = tmp_path / 'exports' / 'nested' / 'vit.pth'
+    result = export(path, out, 'mmpretrain')
+    assert result.returncode == 0, result.stderr
+    assert f'wrote {out}' in result.stdout
+    assert torch.load(out, weights_only=True)['state_dict']
+
+
+def test_output_folder_that_cannot_be_made_is_a_one_line_error(pretrained,
+                                                               tmp_path):
+    _, path = pretrained
+    (tmp_path / 'file').write_text('not a folder')
+    result = export(path, tmp_path / 'file' / 'vit.pth', 'mmpretrain')
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('export_vit: error: ')
+    assert str(tmp_path / 'file') in lines[0]

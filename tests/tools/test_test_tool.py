@@ -85,3 +85,21 @@ def test_out_refuses_an_existing_file_unless_overwrite(squeezed,
                             str(out), '--overwrite'))
     with open(out, 'rb') as f:
         assert len(pickle.load(f)) == 20
+
+
+def test_pretraining_config_without_a_test_loop_is_a_one_line_error(
+        tmp_path):
+    config = osp.join(
+        REPO, 'configs/essl/emae_vit-tiny-p4_1xb16-coslr-10e_fashion-mnist_essl.py')
+    result = run_tool([PYTHON, 'tools/test.py', config,
+                       str(tmp_path / 'epoch_1.pth'), '--work-dir',
+                       str(tmp_path / 'work')])
+    assert result.returncode == 2
+    assert 'Traceback' not in result.stderr
+    assert [line for line in result.stderr.splitlines()
+            if 'error:' in line] == [
+        f'test: error: {config}: no test loop (test_dataloader, test_cfg, '
+        'test_evaluator not set), as in a pretraining config; test a '
+        'fine-tuning or linear-probe config instead (configs/emae/benchmarks/'
+        ', configs/downstream/), with the encoder exported by '
+        'tools/model_converters/export_vit.py']

@@ -4,12 +4,15 @@ Builds the wheel from a copy of the repository, installs it (not editable)
 into a fresh environment layered over this one's packages, and from a
 folder outside the repository runs ``mim train``, ``mim test``, ``mim run``
 and ``mim search`` on it: configs, tools and model-index.yml come from the
-wheel's ``mmeff/.mim``.
+wheel's ``mmeff/.mim``. A wheel user's first steps are the README's: write
+the bundled data with ``mim run mmeff bundled_data``, then ``mim train``.
 """
 import importlib.util
 import os
 import os.path as osp
 import pickle
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -115,3 +118,34 @@ def test_mim_run_and_search_find_the_wheel_tools_and_model_index(
                  'empssl_resnet18-cifar_1xb100-n20-1e_cifar10',
                  'resnet18-cifar-w16_1xb32-squeeze-3e_fashion-mnist'):
         assert f'config id: {name}' in log
+
+
+def readme_mim_commands():
+    """The README's ``mim run mmeff bundled_data`` and ``mim train`` lines
+    of its wheel section, as argument lists (comments dropped)."""
+    with open(osp.join(REPO, 'README.md')) as f:
+        text = f.read()
+    lines = [shlex.split(line, comments=True)
+             for line in re.findall(r'^mim .*$', text, re.M)]
+    data = next(c for c in lines if c[1:4] == ['run', 'mmeff', 'bundled_data'])
+    train = next(c for c in lines if c[1] == 'train' and '--launcher' not in c)
+    return data, train
+
+
+def test_readme_mim_example_trains_on_the_bundled_data_from_the_wheel(
+        wheel_env, tmp_path):
+    _, site, _ = wheel_env
+    data, train = readme_mim_commands()
+    # Fewer images than the default, to keep the run short.
+    log = mim(wheel_env, tmp_path, *data[1:], '--train-per-class', '16',
+              '--val-per-class', '4')
+    assert osp.join(site, 'mmeff', '.mim', 'tools', 'dataset_converters',
+                    'bundled_data.py') in log
+    root = tmp_path / 'data' / 'fashion-mnist-mini'
+    assert (root / 'train.beton').is_file() and (root / 'val' / 'bag').is_dir()
+    log = mim(wheel_env, tmp_path, *train[1:], '--cfg-options',
+              'train_cfg.max_epochs=1')
+    assert "runner_type = 'mmpretrain.ESSLRunner'" in log
+    assert 'Epoch(train) [1][10/10]' in log  # 160 images / batch 16
+    work_dir = train[train.index('--work-dir') + 1]
+    assert (tmp_path / work_dir / 'epoch_1.pth').is_file()

@@ -36,10 +36,8 @@ given for the CPU time with loading (one dedicated core) and without it
 """
 import argparse
 import functools
-import json
 import os.path as osp
 import resource
-import statistics
 import sys
 import time
 from collections import defaultdict
@@ -96,19 +94,6 @@ def configure(name, args):
                  convert_to_iter_based=True)]
     cfg.train_cfg.max_epochs = epochs
     return cfg
-
-
-def sizes_per_epoch(runner):
-    hooks = {type(h).__name__: h for h in runner.hooks}
-    n = runner.max_epochs
-    if 'EfficientTrainHook' in hooks:
-        return [hooks['EfficientTrainHook'].schedule.bandwidth(e)
-                for e in range(n)]
-    if 'ProgressiveResolutionHook' in hooks:
-        return [hooks['ProgressiveResolutionHook'].stage_for_epoch(e, n).size
-                for e in range(n)]
-    return [runner.model.backbone.patch_resolution[0] *
-            runner.model.backbone.patch_size] * n
 
 
 class StageClock:
@@ -207,7 +192,7 @@ def train_once(name, args, probe):
     """One training run, timed by stage; with ``probe``, kNN and FLOPs."""
     from mmengine.runner import Runner
 
-    from mmeff.apis.benchmarking import step_flops
+    from mmeff.apis.benchmarking import sizes_per_epoch, step_flops, timed
     from mmeff.apis.train import build_runner
     from mmeff.evaluation import extract_features, knn_top1
     cfg = configure(name, args)
@@ -230,12 +215,14 @@ def train_once(name, args, probe):
     if not probe:
         return result
     model = runner.model
-    start = time.perf_counter()
-    loaders = {k: Runner.build_dataloader(v)
-               for k, v in cfg.probe_dataloaders.items()}
-    proxy = knn_top1(*extract_features(model, loaders['train']),
-                     *extract_features(model, loaders['val']))
-    seconds = time.perf_counter() - start
+
+    def knn_proxy():
+        loaders = {k: Runner.build_dataloader(v)
+                   for k, v in cfg.probe_dataloaders.items()}
+        return knn_top1(*extract_features(model, loaders['train']),
+                        *extract_features(model, loaders['val']))
+
+    proxy, seconds = timed(knn_proxy)
     batch = cfg.train_dataloader.batch_size
     flops_at = {s: step_flops(model, s, batch) for s in set(sizes)}
     flops = sum(flops_at[s] * per_epoch for s in sizes)
@@ -243,12 +230,6 @@ def train_once(name, args, probe):
                 gflops_per_step_by_size={str(s): round(f / 1e9, 2)
                                          for s, f in sorted(flops_at.items())},
                 tflops=round(flops / 1e12, 2), knn_top1=round(proxy, 2))
-
-
-def spread(values, digits=3):
-    return dict(median=round(statistics.median(values), digits),
-                min=round(min(values), digits),
-                max=round(max(values), digits))
 
 
 def busy(run):
@@ -260,6 +241,7 @@ def busy(run):
 
 def steps_over_fixed(base, rounds):
     """Each size's step (CPU time, FLOPs) as a fraction of the baseline's."""
+    from mmeff.apis.benchmarking import spread
     full, = base[0]['step_cpu_ms_by_size']
     gflops = base[0]['gflops_per_step_by_size'][full]
     return {size: dict(
@@ -272,6 +254,7 @@ def steps_over_fixed(base, rounds):
 
 def compare(runs):
     """Per-round savings against ``fixed`` (same round), medians and ranges."""
+    from mmeff.apis.benchmarking import spread
     base = runs['fixed']
     summary = {}
     for name, rounds in runs.items():
@@ -337,7 +320,7 @@ def main(argv=None):
     from mmpretrain.utils import register_all_modules
 
     import mmeff  # noqa: F401
-    from mmeff.apis.benchmarking import print_report
+    from mmeff.apis.benchmarking import print_report, write_report
     from mmeff.data import prepare_fashion_mnist
     register_all_modules()
     prepare_fashion_mnist(args.data_root,
@@ -349,8 +332,7 @@ def main(argv=None):
         for name in args.runs:
             runs[name].append(train_once(name, args, probe=not runs[name]))
             report = make_report(args, runs)
-            with open(out, 'w') as f:  # kept if the invocation is cut short
-                json.dump(report, f, indent=2)
+            write_report(report, out)  # kept if the invocation is cut short
     print_report(report, out)
     return 0
 

@@ -12,7 +12,6 @@ peak memory, and EMAE/MAE ratios, for each ``part_chunks`` value asked for.
 """
 import argparse
 import sys
-import time
 
 import torch
 
@@ -44,21 +43,19 @@ def build(config, tiny, part_chunks=None, var_res=False):
 
 
 def measure(model, optim_wrapper, device, batch, size, iters, warmup=2):
+    from mmeff.apis.benchmarking import time_block
     images = torch.randn(batch, 3, size, size, device=device)
+    sync = torch.cuda.synchronize if device == 'cuda' else None
     if device == 'cuda':
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
-    for i in range(warmup + iters):
-        if i == warmup:
-            if device == 'cuda':
-                torch.cuda.synchronize()
-            start = time.perf_counter()
+
+    def step():
         with optim_wrapper.optim_context(model):
             losses = model.loss(images, None)
         optim_wrapper.update_params(sum(losses.values()))
-    if device == 'cuda':
-        torch.cuda.synchronize()
-    seconds = (time.perf_counter() - start) / iters
+
+    seconds = time_block(step, iters, warmup, sync)
     peak = torch.cuda.max_memory_allocated() / 2**30 if device == 'cuda' \
         else None
     parts = getattr(model, 'num_parts', 1)
@@ -123,11 +120,8 @@ def main(argv=None):
                                        base['parts_per_second'], 3),
                 peak_memory=None if base['peak_memory_gib'] is None else round(
                     value['peak_memory_gib'] / base['peak_memory_gib'], 3))
-    device = torch.cuda.get_device_name() if torch.cuda.is_available() \
-        else 'cpu'
     from mmeff.apis.benchmarking import print_report
-    print_report(dict(device=device, torch=torch.__version__,
-                      batch=args.batch, results=results,
+    print_report(dict(batch=args.batch, results=results,
                       ratios_to_mae=ratios), args.out)
     return 0
 

@@ -21,7 +21,6 @@ import os
 import resource
 import subprocess
 import sys
-import time
 
 
 def build(args, num_patches, micro):
@@ -64,7 +63,7 @@ def build(args, num_patches, micro):
 def interleaved_seconds(args, num_patches, bound):
     """Median step time without / with the bound, steps alternating so that
     other jobs on a shared CPU slow both settings alike."""
-    import time as _time
+    from mmeff.apis.benchmarking import median, time_calls
     model, step = build(args, num_patches, None)
     times = {None: [], bound: []}
     for micro in (None, bound):  # warm-up both shapes
@@ -73,22 +72,18 @@ def interleaved_seconds(args, num_patches, bound):
     for _ in range(args.steps):
         for micro in (None, bound):
             model.patch_micro_batch = micro
-            start = _time.perf_counter()
-            step()
-            times[micro].append(_time.perf_counter() - start)
-    return {k: sorted(v)[len(v) // 2] for k, v in times.items()}
+            times[micro] += time_calls(step, 1)
+    return {k: median(v) for k, v in times.items()}
 
 
 def measure(args):
     import torch
+
+    from mmeff.apis.benchmarking import median, time_calls
     micro = args.micro_batch if args.micro_batch > 0 else None
     model, step = build(args, args.patches, micro)
-
-    def sync():
-        if args.device == 'cuda':
-            torch.cuda.synchronize()
-
     cuda = args.device == 'cuda'
+    sync = torch.cuda.synchronize if cuda else None
     if cuda:
         sync()
         base = torch.cuda.memory_allocated()
@@ -97,16 +92,9 @@ def measure(args):
         with open('/proc/self/statm') as f:
             base = int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
     try:
-        step()  # warm-up (kernel selection per shape), also measured for memory
-        sync()
-        times = []
-        for _ in range(args.steps):
-            start = time.perf_counter()
-            step()
-            sync()
-            times.append(time.perf_counter() - start)
-        # The median resists other jobs sharing the CPU.
-        seconds = sorted(times)[len(times) // 2]
+        # One warm-up step (kernel selection per shape), also measured for
+        # memory; the median resists other jobs sharing the CPU.
+        seconds = median(time_calls(step, args.steps, warmup=1, sync=sync))
     except torch.OutOfMemoryError:
         return dict(error='out of memory')
     peak = (torch.cuda.max_memory_allocated() if cuda else
@@ -180,10 +168,8 @@ def main(argv=None):
         projector=f'{8 * args.width}-{args.hidden}-{args.hidden}-{args.out_dim}',
         threads=args.threads if args.device == 'cpu' else None,
         rows=rows)
-    print(json.dumps(result, indent=2))
-    if args.out:
-        with open(args.out, 'w') as f:
-            json.dump(result, f, indent=2)
+    from mmeff.apis.benchmarking import print_report
+    print_report(result, args.out)
     return 0
 
 

@@ -16,7 +16,6 @@ import argparse
 import copy
 import os.path as osp
 import sys
-import time
 
 from mmengine.config import DictAction
 
@@ -67,11 +66,11 @@ def raw_pixels(cfg, model, num_classes):
 
 def pretrain(cfg):
     """One epoch through the Runner; return ``(runner, train seconds)``."""
+    from mmeff.apis.benchmarking import timed
     from mmeff.apis.train import build_runner
     runner = build_runner(copy.deepcopy(cfg), loaders=('train_dataloader',))
-    start = time.perf_counter()
-    runner.train()
-    return runner, time.perf_counter() - start
+    _, seconds = timed(runner.train)
+    return runner, seconds
 
 
 def probe_models(cfg, runner, num_classes):
@@ -80,15 +79,14 @@ def probe_models(cfg, runner, num_classes):
     from mmengine.runner import Runner
     from mmpretrain.registry import MODELS
 
+    from mmeff.apis.benchmarking import timed
     from mmeff.evaluation import probe_bag_of_features
     loaders = {k: Runner.build_dataloader(copy.deepcopy(v))
                for k, v in cfg.bof_dataloaders.items()}
     stage = cfg.bof_cfg.stage
-    start = time.perf_counter()
-    trained = probe_bag_of_features(runner.model, loaders['train'],
-                                    loaders['val'], stage, num_classes,
-                                    protocols=PROTOCOLS)
-    eval_seconds = time.perf_counter() - start
+    trained, eval_seconds = timed(
+        probe_bag_of_features, runner.model, loaders['train'],
+        loaders['val'], stage, num_classes, protocols=PROTOCOLS)
     torch.manual_seed(cfg.randomness.seed)
     fresh = MODELS.build(cfg.model)
     fresh.init_weights()

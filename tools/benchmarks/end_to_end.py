@@ -209,13 +209,12 @@ def run_variant(spec):
     from mmpretrain.utils import register_all_modules
 
     import mmeff  # noqa: F401
+    from mmeff.apis.benchmarking import median, sizes_per_epoch, write_report
     from mmeff.apis.train import build_runner
     register_all_modules()
     if spec.get('threads'):
         import torch
         torch.set_num_threads(spec['threads'])
-    sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-    from curriculum_cost import sizes_per_epoch
 
     cfg = configure(spec)
     runner = build_runner(cfg)
@@ -227,7 +226,6 @@ def run_variant(spec):
                  if type(h).__name__ == 'FeatureProbeHook')
     model = runner.model
     steps = len(times['step'])
-    data = sorted(times['data'])
     result = dict(
         variant=spec['variant'], toggles=spec['toggles'],
         epochs=runner.max_epochs, iterations=runner.iter,
@@ -236,13 +234,12 @@ def run_variant(spec):
             model, 'num_parts', 1),
         sizes_per_epoch=sizes_per_epoch(runner),
         data_seconds_per_step=round(sum(times['data']) / steps, 5),
-        data_seconds_per_step_median=round(data[len(data) // 2], 5),
+        data_seconds_per_step_median=round(median(times['data']), 5),
         step_seconds_per_step=round(sum(times['step']) / steps, 5),
         train_seconds=round(probe.train_seconds, 2),
         final_knn_top1=probe.curve[-1]['knn_top1'],
         curve=probe.curve)
-    with open(spec['result'], 'w') as f:
-        json.dump(result, f, indent=1)
+    write_report(result, spec['result'], indent=1)
     return 0
 
 
@@ -273,13 +270,13 @@ def _epochs_for_budget(budget, data_root, num_parts):
 def _launch(spec, log_path):
     env = dict(os.environ)
     env['PYTHONPATH'] = REPO + os.pathsep + env.get('PYTHONPATH', '')
-    start = time.perf_counter()
+    from mmeff.apis.benchmarking import timed
     with open(log_path, 'w') as log:
-        code = subprocess.call(
+        code, seconds = timed(
+            subprocess.call,
             [sys.executable, osp.abspath(__file__), '--run-variant',
              json.dumps(spec)], cwd=REPO, env=env, stdout=log,
             stderr=subprocess.STDOUT)
-    seconds = time.perf_counter() - start
     if code != 0:
         with open(log_path) as f:
             tail = f.read()[-3000:]
@@ -373,7 +370,7 @@ def main(argv=None):
               file=sys.stderr, flush=True)
         runs[variant] = _launch(spec, osp.join(work_dir, 'train.log'))
 
-    from mmeff.apis.benchmarking import plot_proxy_curves
+    from mmeff.apis.benchmarking import plot_proxy_curves, print_report
     summary = summarize(runs)
     png = args.png or osp.splitext(args.out)[0] + '.png'
     plot_proxy_curves({k: v['curve'] for k, v in runs.items()}, png,
@@ -392,9 +389,7 @@ def main(argv=None):
             meta['classes']), num_val=meta['val_per_class'] * len(
                 meta['classes'])),
         summary=summary, png=png, runs=runs)
-    with open(args.out, 'w') as f:
-        json.dump(report, f, indent=2)
-    print(json.dumps(report, indent=2))
+    print_report(report, args.out)
     return 0
 
 

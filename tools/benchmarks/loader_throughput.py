@@ -15,8 +15,6 @@ each interpolation in ``--interpolations``:
   (d) mmeff: ``ESSLLoader`` with the crop decoder (MMPretrain batches), on
       JPEGs without restart markers, and mmeff_rst on the same images stored
       with a restart marker every ``--restart-interval`` MCUs;
-  (e) mmeff_in_ffcv: the mmeff decoder in a bare FFCV Loader (no MMPretrain
-      batches), the like-for-like comparison with (c);
   (f) limit / limit_rst: the decode-only limit -- the same crop boxes (same
       seed, epoch, order) decoded by the loader's own compiled batch kernel
       on the same number of threads, batch by batch, with nothing around it.
@@ -46,7 +44,6 @@ import os.path as osp
 import subprocess
 import sys
 import threading
-import time
 
 import numpy as np
 
@@ -54,15 +51,14 @@ SOURCES = ('astronaut', 'coffee', 'chelsea', 'rocket', 'hubble_deep_field',
            'immunohistochemistry', 'retina', 'camera', 'grass', 'gravel',
            'brick', 'moon')
 METHODS = ('mmpretrain', 'mmpretrain_mae', 'torchvision', 'ffcv', 'mmeff',
-           'mmeff_rst', 'mmeff_rst_noverify', 'mmeff_in_ffcv', 'limit',
-           'limit_rst')
+           'mmeff_rst', 'mmeff_rst_noverify', 'limit', 'limit_rst')
 # Methods whose resize is fixed or that stand for one published pipeline.
-BILINEAR_ONLY = ('torchvision', 'ffcv', 'mmeff_in_ffcv')
+BILINEAR_ONLY = ('torchvision', 'ffcv')
 BICUBIC_ONLY = ('mmpretrain_mae', )
 # (numerator, denominator) pairs reported per size and interpolation.
 RATIOS = (('mmeff', 'mmpretrain'), ('mmeff_rst', 'mmpretrain'),
           ('mmeff_rst', 'mmpretrain_mae'), ('mmeff', 'mmpretrain_mae'),
-          ('mmeff', 'ffcv'), ('mmeff_in_ffcv', 'ffcv'),
+          ('mmeff', 'ffcv'),
           ('mmeff', 'torchvision'), ('ffcv', 'mmpretrain'),
           ('mmeff', 'limit'), ('mmeff_rst', 'limit_rst'),
           ('limit_rst', 'limit'), ('mmeff_rst', 'mmeff'),
@@ -177,27 +173,38 @@ def _essl_loader(beton, size, interp, args, verify=True):
         verify=verify)
 
 
-def _bare_ffcv(method, size, args):
+def _stock_field():
+    """FFCV's own image field over ESSL's record index.
+
+    An ESSL record is FFCV's (mode, width, height, data pointer) plus a
+    CRC-32: with this layout FFCV's decoders read the columns they know,
+    and the JPEG / raw records themselves are FFCV's.
+    """
     from ffcv.fields import RGBImageField
+
+    from mmeff.data.essl.field import ESSLImageField
+
+    class StockReadable(RGBImageField):
+        metadata_type = ESSLImageField.metadata_type
+
+        @staticmethod
+        def from_binary(binary):
+            return StockReadable()
+
+    return StockReadable
+
+
+def _stock_ffcv(size, args):
     from ffcv.fields.basics import IntDecoder
+    from ffcv.fields.rgb_image import RandomResizedCropRGBImageDecoder
     from ffcv.loader import Loader, OrderOption
 
-    import mmeff.data.essl.field  # noqa: F401  makes the file readable
-    lo, hi = args.crop_ratio_range
-    if method == 'ffcv':
-        from ffcv.fields.rgb_image import RandomResizedCropRGBImageDecoder
-        decoder = RandomResizedCropRGBImageDecoder((size, size),
-                                                   scale=(lo, hi))
-        # Both read the same ESSL file: its JPEG/raw records have FFCV's
-        # layout, so the stock field class decodes them.
-        custom = dict(image=RGBImageField)
-    else:
-        from mmeff.data.essl.decoders import RandomResizedCropDecoder
-        decoder = RandomResizedCropDecoder(size, crop_ratio_range=(lo, hi))
-        custom = {}
+    decoder = RandomResizedCropRGBImageDecoder(
+        (size, size), scale=tuple(args.crop_ratio_range))
     return Loader(args.beton, batch_size=args.batch_size,
                   num_workers=args.workers, order=OrderOption.RANDOM,
-                  seed=0, os_cache=True, custom_fields=custom,
+                  seed=0, os_cache=True,
+                  custom_fields=dict(image=_stock_field()),
                   pipelines=dict(image=[decoder], label=[IntDecoder()]))
 
 
@@ -221,7 +228,7 @@ def build(method, size, interp, args):
             lambda b: len(b['inputs'])
     if method in ('limit', 'limit_rst'):
         return DecodeLimit(_essl_loader(beton, size, interp, args)), int
-    return _bare_ffcv(method, size, args), lambda b: len(b[0])
+    return _stock_ffcv(size, args), lambda b: len(b[0])
 
 
 class DecodeLimit:
@@ -267,6 +274,8 @@ def decode_floor(image_dir, limit=1000, repeats=3):
     import glob
 
     import cv2
+
+    from mmeff.apis.benchmarking import time_calls
     cv2.setNumThreads(1)
     files = sorted(glob.glob(osp.join(image_dir, '*', '*.jpg')))[:limit]
     data = [np.fromfile(f, np.uint8) for f in files]
@@ -274,26 +283,22 @@ def decode_floor(image_dir, limit=1000, repeats=3):
                  scale_1_8=cv2.IMREAD_REDUCED_COLOR_8)
     floor = {}
     for name, flag in flags.items():
-        best = float('inf')
-        for _ in range(repeats):
-            t0 = time.perf_counter()
+        def decode_all():
             for buf in data:
                 cv2.imdecode(buf, flag)
-            best = min(best, (time.perf_counter() - t0) / len(data))
+        best = min(time_calls(decode_all, repeats)) / len(data)
         floor[name] = round(best * 1e3, 3)
     return floor
 
 
 def _profile_epoch(loader, count):
     """Per-stage ms per image over one more epoch of an mmeff method."""
+    from mmeff.apis.benchmarking import timed
     from mmeff.data.essl._lib import DecoderProfile
     essl = getattr(loader, 'loader', loader)
     before = dict(essl.stage_seconds)
-    n, t0 = 0, time.perf_counter()
     with DecoderProfile() as prof:
-        for batch in loader:
-            n += count(batch)
-    wall = time.perf_counter() - t0
+        n, wall = timed(_epoch_images, loader, count)
     stages = {f'decoder_{k}': v / 1e6 / max(prof.images, 1)
               for k, v in prof.stage_ns.items()}
     if loader is essl:
@@ -304,25 +309,31 @@ def _profile_epoch(loader, count):
     return {k: round(v, 4) for k, v in stages.items()}
 
 
+def _epoch_images(loader, count):
+    """Iterate one epoch of ``loader``; the images it gave."""
+    return sum(count(batch) for batch in loader)
+
+
 def run_one(method, size, interp, args):
+    from mmeff.apis.benchmarking import median, time_calls
     with PeakMemory() as mem:
         loader, count = build(method, size, interp, args)
-        for _ in loader:  # warm-up: worker start-up, JIT compilation
-            pass
-        rates = []
-        for _ in range(args.timed_epochs):
-            n, t0 = 0, time.perf_counter()
-            for batch in loader:
-                n += count(batch)
-            rates.append(n / (time.perf_counter() - t0))
+        images = []
+
+        def epoch():
+            images.append(_epoch_images(loader, count))
+
+        # One warm-up epoch: worker start-up, JIT compilation.
+        seconds = time_calls(epoch, args.timed_epochs, warmup=1)
+        n = images[-1]
+        rates = [i / s for i, s in zip(images[1:], seconds)]
         profile = None
-        if method.startswith(('mmeff', 'limit')) and \
-                method != 'mmeff_in_ffcv':
+        if method.startswith(('mmeff', 'limit')):
             profile = _profile_epoch(loader, count)
     # An epoch of 2,000 images lasts about a second: the median of several
     # keeps one descheduled epoch from deciding the ratio.
     return dict(method=method, size=size, interpolation=interp, images=n,
-                images_per_s=float(np.median(rates)),
+                images_per_s=float(median(rates)),
                 epoch_images_per_s=[round(r, 1) for r in rates],
                 peak_mem_mb=mem.peak / 2**20, profile_ms=profile)
 
@@ -381,14 +392,15 @@ def writer_throughput(image_dir, args, imagenet_images=1_281_167,
     conversion time it implies on ``processes`` processes."""
     import tempfile
 
+    from mmeff.apis.benchmarking import timed
     from mmeff.data.essl import write_essl
     with tempfile.TemporaryDirectory() as tmp:
-        t0 = time.perf_counter()
-        write_essl(image_dir, osp.join(tmp, 'w.beton'), write_mode='jpg',
-                   max_resolution=500, jpeg_quality=args.jpeg_quality,
-                   progress=False, num_workers=1,
-                   restart_interval=args.restart_interval)
-        rate = args.num_images / (time.perf_counter() - t0)
+        _, seconds = timed(
+            write_essl, image_dir, osp.join(tmp, 'w.beton'), write_mode='jpg',
+            max_resolution=500, jpeg_quality=args.jpeg_quality,
+            progress=False, num_workers=1,
+            restart_interval=args.restart_interval)
+        rate = args.num_images / seconds
     return dict(images_per_s_one_process=round(rate, 1),
                 imagenet_train_minutes=round(
                     imagenet_images / (rate * processes) / 60, 1),

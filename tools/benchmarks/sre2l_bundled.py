@@ -30,7 +30,6 @@ import os.path as osp
 import shutil
 import subprocess
 import sys
-import time
 
 import numpy as np
 
@@ -46,6 +45,7 @@ def train_and_score(config, work_dir, options):
     """Train ``config`` through a Runner; return held-out top-1 (%)."""
     from mmengine.logging import MMLogger  # noqa: F401
 
+    from mmeff.apis.benchmarking import timed
     from mmeff.apis.train import build_runner
     from mmeff.engine.config import load_config
     cfg = load_config(osp.join(REPO, config), options)
@@ -54,9 +54,7 @@ def train_and_score(config, work_dir, options):
     # Scored once, after the last epoch, by the config's own evaluator.
     cfg.train_cfg.val_interval = cfg.train_cfg.max_epochs
     runner = build_runner(cfg)
-    start = time.perf_counter()
-    runner.train()
-    seconds = time.perf_counter() - start
+    _, seconds = timed(runner.train)
     top1 = runner.message_hub.get_scalar('val/accuracy/top1').current()
     return float(top1), seconds, runner
 
@@ -267,9 +265,8 @@ def main(argv=None):
     real = result['students']['real_subset_hard_labels']
     result['condensed_beats_real'] = (
         result['students']['recovered_soft_labels']['top1'] > real['max_top1'])
-    with open(osp.join(out, 'metrics.json'), 'w') as f:
-        json.dump(result, f, indent=2)
-    print(json.dumps(result, indent=2))
+    from mmeff.apis.benchmarking import print_report
+    print_report(result, osp.join(out, 'metrics.json'))
     return 0
 
 

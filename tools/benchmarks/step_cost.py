@@ -32,7 +32,7 @@ CPU_CONFIGS = dict(
     mae='configs/quickstart/mae_vit-tiny-p4_1xb64-coslr-30e_fashion-mnist.py',
     emae='configs/emae/emae_vit-tiny-p4_1xb16-coslr-10e_fashion-mnist.py')
 GPU_CONFIGS = dict(
-    mae='configs/curricula/mae_vit-b_palindrome_800e.py',
+    mae='configs/curricula/mae_vit-base-p16_8xb512-amp-palindrome-800e_in1k.py',
     emae='configs/emae_vit-b_800e.py')
 # Dense bf16 tensor-core peaks (FLOP/s), by device-name fragment.
 PEAK_FLOPS = {'H200': 989e12, 'H100': 989e12, 'A100': 312e12}
@@ -167,11 +167,12 @@ def peak_flops():
 
 def summarize(raw):
     """Medians, FLOP rates, the fixed-cost fit and ratios to the full size."""
+    from mmeff.apis.benchmarking import median
     sizes = sorted(raw['per_size'], reverse=True)
     full, peak = sizes[0], peak_flops()
     rows, tokens, medians = {}, [], []
     for s in sizes:
-        med = statistics.median(raw['per_size'][s])
+        med = median(raw['per_size'][s])
         tok = raw['batch'] * (s // raw['patch_size'])**2
         rate = raw['flops'][s] / med
         rows[s] = dict(
@@ -249,12 +250,8 @@ def main(argv=None):
     for i, config in enumerate(args.configs):
         work_dir = osp.join(args.work_dir, f'{i}_{osp.basename(config)[:-3]}')
         results.append(summarize(run_config(config, args, work_dir)))
-    device = torch.cuda.get_device_name() if torch.cuda.is_available() \
-        else 'cpu'
     from mmeff.apis.benchmarking import print_report
     print_report(dict(
-        device=device, torch=torch.__version__,
-        threads=torch.get_num_threads(),
         compile=args.compile, amp='bf16' if args.bf16 else
         ('fp16' if args.amp else None), rounds=args.rounds,
         iters=args.iters, results=results), args.out)

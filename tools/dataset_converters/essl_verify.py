@@ -13,9 +13,11 @@ import sys
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
-        prog='essl_verify', description=__doc__.split('\n')[0])
+        prog='essl_verify', description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('file', help='the .beton file (with its .meta.json)')
-    p.add_argument('--no-progress', action='store_true')
+    p.add_argument('--no-progress', action='store_true',
+                   help='no progress bar')
     return p.parse_args(argv)
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Convert images to ESSL storage (an FFCV .beton file plus a sidecar).
+r"""Convert images to ESSL storage (an FFCV .beton file plus a sidecar).
 
 ImageNet-style class folders:
     python tools/dataset_converters/essl_writer.py data/imagenet/train \
@@ -18,26 +18,46 @@ import warnings
 MODES = ('raw', 'jpg', 'png', 'proportion', 'smart')
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter,
+                    argparse.ArgumentDefaultsHelpFormatter):
+    """The whole description as written, and each option's default where
+    it has one (an unset option's help says what happens instead)."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
-        prog='essl_writer', description=__doc__.split('\n')[0])
+        prog='essl_writer', description=__doc__,
+        formatter_class=HelpFormatter)
     p.add_argument('source', help='class-folder root, or the prefix of the '
                    'paths in --ann-file')
     p.add_argument('output', help='the .beton file to write')
-    p.add_argument('--ann-file', help='MMPretrain annotation list')
-    p.add_argument('--classes', help='file with one class name per line')
-    p.add_argument('--write-mode', default='jpg', choices=MODES)
+    p.add_argument('--ann-file', help='MMPretrain annotation list '
+                   '(default: every image of the class folders)')
+    p.add_argument('--classes', help='file with one class name per line '
+                   '(default: the sorted class folder names)')
+    p.add_argument('--write-mode', default='jpg', choices=MODES,
+                   help='how each image is stored')
     p.add_argument('--max-resolution', type=int, default=None,
-                   help='shrink the longer side to at most this (e.g. 500)')
-    p.add_argument('--jpeg-quality', type=int, default=90)
+                   help='shrink the longer side to at most this (e.g. 500; '
+                   'default: keep every image\'s size)')
+    p.add_argument('--jpeg-quality', type=int, default=90,
+                   help='JPEG quality of jpg / proportion / smart records')
     p.add_argument('--compress-probability', type=float, default=0.5,
                    help="JPEG share for --write-mode proportion")
     p.add_argument('--smart-threshold', type=int, default=None,
-                   help='raw bytes above which smart mode JPEG-codes')
+                   help='raw bytes above which smart mode JPEG-codes '
+                   '(required with --write-mode smart)')
     p.add_argument('--workers', type=int, default=None,
                    help='processes (default: all CPUs)')
-    p.add_argument('--chunk-size', type=int, default=100)
-    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--chunk-size', type=int, default=100,
+                   help='images per work unit of a writer process')
+    p.add_argument('--seed', type=int, default=0,
+                   help='seed of the per-image draws of proportion mode')
     p.add_argument('--restart-interval', type=int, default=4,
                    help='JPEG restart marker every N MCUs (0: none); crop '
                    'decode then entropy-decodes only the crop\'s intervals')
@@ -45,7 +65,8 @@ def parse_args(argv=None):
                    help='fail on the first unreadable file')
     p.add_argument('--overwrite', action='store_true',
                    help='replace an existing output and its sidecar')
-    p.add_argument('--no-progress', action='store_true')
+    p.add_argument('--no-progress', action='store_true',
+                   help='no progress bar')
     return p.parse_args(argv)
 
 

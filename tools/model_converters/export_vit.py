@@ -20,7 +20,8 @@ checked against it, and the written file is loaded back through
 tensor by tensor before the command succeeds. The output is in MMPretrain
 format. Errors are one line ``export_vit: error: ...`` with exit code 2.
 
-An existing OUT (or, for ``timm``, OUT.json) is refused unless
+OUT's folder is created when missing. An existing OUT (or, for ``timm``,
+OUT.json) is refused unless
 ``--overwrite``; outputs are written to a temporary file and renamed when
 complete, so a failed or killed export leaves the old file untouched.
 """
@@ -125,6 +126,8 @@ def main(argv=None):
         refuse_existing(args.out, args.overwrite)
         if args.format == 'timm':
             refuse_existing(args.out + '.json', args.overwrite)
+        # Like the other tools, write into a folder that does not exist yet.
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         ckpt = load_local_checkpoint(args.checkpoint, map_location='cpu')
         backbone = backbone_state(ckpt)
         if args.target_config is not None:
@@ -146,7 +149,7 @@ def main(argv=None):
     except (ExportError, CheckpointError) as err:
         print(f'export_vit: error: {args.checkpoint}: {err}', file=sys.stderr)
         return 2
-    except OSError as err:  # e.g. the output folder does not exist
+    except OSError as err:  # e.g. OUT's folder cannot be created
         print(f'export_vit: error: {err}', file=sys.stderr)
         return 2
     print(f'{args.format}: {coverage.summary()}')

@@ -7,10 +7,18 @@ the stock torch DataLoader path never need it.
 from .loader import ESSLLoader, build_essl_loader
 from .reader import CorruptRecordError, ESSLFileError, ESSLRecords
 from .runner import ESSLRunner
-from .transforms import (BatchColorJitter, BatchGaussianBlur, BatchGrayscale,
-                         BatchMultiPatchCrop, BatchNormalize, BatchRandAugment,
-                         BatchRandomFlip, BatchSolarize, BatchThreeAugment,
-                         build_batch_transforms)
+from .transforms import (
+    BatchColorJitter,
+    BatchGaussianBlur,
+    BatchGrayscale,
+    BatchMultiPatchCrop,
+    BatchNormalize,
+    BatchRandAugment,
+    BatchRandomFlip,
+    BatchSolarize,
+    BatchThreeAugment,
+    build_batch_transforms,
+)
 from .writer import read_sidecar, write_essl
 
 __all__ = [

@@ -698,12 +698,6 @@ void essl_unguard_mapping(int slot) {
   g_guards[slot].begin.store(0);
 }
 
-// Word i of a uint64 array: compiled pipeline code reads per-epoch state
-// (the crop generator's seed and epoch) through this by address.
-uint64_t essl_load_u64(const uint64_t* words, int i) {
-  return __atomic_load_n(words + i, __ATOMIC_RELAXED);
-}
-
 }  // extern "C"
 
 static PyModuleDef essl_module = {PyModuleDef_HEAD_INIT, "_essl_decode",

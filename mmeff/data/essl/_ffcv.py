@@ -19,6 +19,8 @@ from multiprocessing.queues import Queue as _MPQueue
 
 import torch
 
+from mmeff.errors import MissingExtraError, MMEffError, import_extra
+
 FFCV_VERSION = '1.0.2'
 
 
@@ -26,9 +28,10 @@ def _check_version():
     try:
         version = metadata.version('ffcv')
     except metadata.PackageNotFoundError:
-        raise ImportError(
-            f'ESSL storage needs ffcv {FFCV_VERSION}, which is not installed '
-            '(tools/setup_env.sh builds it)') from None
+        raise MissingExtraError(
+            f'ESSL storage needs ffcv {FFCV_VERSION}, which is not installed: '
+            "install mmeff's [ffcv] extra (tools/setup_env.sh builds it)"
+        ) from None
     if version != FFCV_VERSION:
         raise ImportError(
             f'ESSL storage is written against ffcv {FFCV_VERSION} (its file '
@@ -42,22 +45,18 @@ _check_version()
 # first imported. Without restoring the count, every process that touched
 # ESSL storage would train its model on one core.
 _threads = torch.get_num_threads()
+import_extra('ffcv', 'ffcv', 'ESSL storage')  # installed but not importable
 from ffcv.fields import IntField, RGBImageField  # noqa: E402
 from ffcv.fields.base import ARG_TYPE  # noqa: E402
-from ffcv.pipeline.allocation_query import AllocationQuery  # noqa: E402
-from ffcv.pipeline.compiler import Compiler  # noqa: E402
-from ffcv.pipeline.operation import Operation  # noqa: E402
 from ffcv.reader import Reader  # noqa: E402
-from ffcv.types import (ALLOC_TABLE_TYPE, CURRENT_VERSION,  # noqa: E402
-                        TYPE_ID_HANDLER, HeaderType)
+from ffcv.types import ALLOC_TABLE_TYPE, CURRENT_VERSION, TYPE_ID_HANDLER, HeaderType  # noqa: E402
 from ffcv.writer import DatasetWriter  # noqa: E402
 
 torch.set_num_threads(_threads)
 
 __all__ = [
-    'ALLOC_TABLE_TYPE', 'ARG_TYPE', 'AllocationQuery', 'CURRENT_VERSION',
-    'Compiler', 'DatasetWriter', 'HeaderType', 'IntField', 'Operation',
-    'RGBImageField', 'Reader', 'WorkerFailure', 'compile_kept_alive',
+    'ALLOC_TABLE_TYPE', 'ARG_TYPE', 'CURRENT_VERSION', 'DatasetWriter',
+    'HeaderType', 'IntField', 'RGBImageField', 'Reader', 'WorkerFailure',
     'register_field', 'write_indexed'
 ]
 
@@ -73,23 +72,7 @@ def register_field(type_id, field_cls):
     TYPE_ID_HANDLER[type_id] = field_cls
 
 
-_KEEP_ALIVE = []
-
-
-def compile_kept_alive(*fns):
-    """``Compiler.compile`` each of ``fns`` and keep the results forever.
-
-    Workaround: FFCV compiles a pipeline's helpers into its parallel loop;
-    when such a helper's dispatcher is collected (a pipeline rebuilt at a
-    new resolution), numba 0.68's finalizer raises ``KeyError``. One tuple
-    per pipeline build is kept for the process's life instead.
-    """
-    compiled = tuple(Compiler.compile(fn) for fn in fns)
-    _KEEP_ALIVE.append(compiled)
-    return compiled
-
-
-class WorkerFailure(RuntimeError):
+class WorkerFailure(MMEffError, RuntimeError):
     """A writer process failed; the message names the record and why."""
 
 

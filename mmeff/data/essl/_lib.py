@@ -6,13 +6,18 @@ direct C calls, which is how FFCV's own pipeline reaches ``libffcv``.
 import ctypes
 from ctypes import c_int, c_uint64, c_void_p
 
+# What a wheel built with MMEFF_WITHOUT_ESSL=1 (setup.py) lacks.
+MISSING_DECODER = (
+    'mmeff was installed without its compiled ESSL decoder '
+    '(mmeff.data.essl._essl_decode); fix: sudo apt-get install g++ '
+    'pkg-config libjpeg62-turbo-dev libopencv-dev && pip install '
+    '--no-deps --force-reinstall <mmeff source folder> (in a clone: bash '
+    'tools/setup_env.sh)')
+
 try:
     from . import _essl_decode
 except ImportError as err:
-    raise ImportError(
-        'mmeff.data.essl._essl_decode is not built: install libopencv-dev and '
-        'libjpeg62-turbo-dev, then reinstall mmeff (bash tools/setup_env.sh)'
-    ) from err
+    raise ImportError(MISSING_DECODER) from err
 
 _lib = ctypes.CDLL(_essl_decode.__file__)
 
@@ -27,12 +32,6 @@ essl_decode_crop.argtypes = [
     c_int,                          # channels first (CHW planes)
 ]
 essl_decode_crop.restype = c_int
-
-# Reads word i of a uint64 array by address: compiled loops read the crop
-# generator's (seed, epoch), which change between epochs, through it.
-essl_load_u64 = _lib.essl_load_u64
-essl_load_u64.argtypes = [c_void_p, c_int]
-essl_load_u64.restype = c_uint64
 
 essl_splice_crop = _lib.essl_splice_crop
 essl_splice_crop.argtypes = [

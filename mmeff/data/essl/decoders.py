@@ -1,4 +1,4 @@
-"""FFCV pipeline operations fusing RandomResizedCrop / CenterCrop with decode.
+"""Crop decoders: RandomResizedCrop / CenterCrop fused with decode.
 
 Stock FFCV (``RandomResizedCropRGBImageDecoder``) decodes every JPEG in full
 and then crops. These decoders draw the crop box first and decode only the
@@ -10,8 +10,8 @@ with the output. Raw and PNG records take the same box through a plain
 crop-and-resize.
 
 Crop boxes are reproducible: each image's box comes from a counter-based
-generator keyed by ``(seed, epoch, sample index)``, which the loader sets per
-epoch, so they do not depend on thread scheduling, worker count or rank, and
+generator keyed by ``(seed, epoch, sample index)``, which the loader passes
+per epoch, so they do not depend on thread scheduling, worker count or rank, and
 a resumed run draws the boxes the uninterrupted run would have drawn.
 
 Equivalence (tested): with ``dct_scaling=False`` the output equals a full
@@ -23,15 +23,17 @@ to a mean absolute difference below 4 of 255 at scales 1/2 and 1/4, and
 below 8 at 1/8 (which keeps only each 8x8 block's mean).
 """
 import types
-from dataclasses import replace
 
-import numba
 import numpy as np
 
-from ..ops.boxes import random_resized_crop_box as rrc_box
-from ..ops.boxes import splitmix64
-from ._ffcv import AllocationQuery, Compiler, Operation, compile_kept_alive
-from ._lib import INTERPOLATION, essl_decode_crop, essl_load_u64
+from mmeff.errors import import_extra
+
+# First, so that a missing numba names the extra ESSL needs as a whole.
+numba = import_extra('numba', 'ffcv', 'The ESSL crop decoder')
+
+from ..ops.boxes import random_resized_crop_box as rrc_box  # noqa: E402
+from ..ops.boxes import splitmix64  # noqa: E402
+from ._lib import INTERPOLATION, essl_decode_crop  # noqa: E402
 
 
 def _pair(size, name):
@@ -58,8 +60,8 @@ def random_resized_crop_box(height, width, scale_lo, scale_hi, ratio_lo,
                             ratio_hi, max_attempts, key):
     """MMPretrain's ``RandomResizedCrop`` box ``(top, left, h, w)`` from the
     generator state ``key`` (the shared sampler of
-    :mod:`mmeff.data.ops.boxes`), as a plain function that each pipeline
-    compiles afresh."""
+    :mod:`mmeff.data.ops.boxes`), as a plain function that each batch
+    kernel compiles afresh."""
     return rrc_box(height, width, scale_lo, scale_hi, ratio_lo, ratio_hi,
                    max_attempts, key)
 
@@ -72,111 +74,36 @@ def center_crop_box(height, width, crop_ratio, unused0, unused1, unused2,
     return (height - side) // 2, (width - side) // 2, side, side
 
 
-def _decode_one(source, mode, height, width, top, left, h, w, scratch,
-                destination, out_h, out_w, interpolation, dct_scaling,
-                channels_first):
-    return essl_decode_crop(source.ctypes.data, source.size, mode, height,
-                            width, top, left, h, w, scratch.ctypes.data,
-                            scratch.size, destination.ctypes.data, out_h,
-                            out_w, interpolation, dct_scaling, 0,
-                            channels_first)
-
-
 def _fresh(fn):
     """A new function object with ``fn``'s code.
 
     numba 0.68 keys compiled code by Python function: two dispatchers of one
-    function (one per pipeline, i.e. per resolution) evict each other's
-    overloads when one is collected (KeyError at call or finalisation).
+    function evict each other's overloads when one is collected (KeyError at
+    call or finalisation), so each compiled kernel gets its own copy.
     """
     return types.FunctionType(fn.__code__, fn.__globals__, fn.__name__,
                               fn.__defaults__, fn.__closure__)
 
 
-class _CropDecoder(Operation):
-    """Shared part: memory declaration and the compiled decode loop."""
+class _CropDecoder:
+    """Shared part: output size, interpolation and DCT scaling, validated.
+
+    A decoder is a description the loader's compiled batch kernel
+    (:func:`batch_kernel`) runs; FFCV's own ``Loader`` does not run it.
+    """
 
     box_fn = None
 
-    def __init__(self, scale, interpolation='bilinear', dct_scaling=True,
-                 channels_first=False):
-        super().__init__()
+    def __init__(self, scale, interpolation='bilinear', dct_scaling=True):
         self.output_size = _pair(scale, 'scale')
-        # [3, H, W] per image (what torch wants) instead of FFCV's [H, W, 3].
-        self.channels_first = bool(channels_first)
         if interpolation not in INTERPOLATION:
             raise ValueError(f'interpolation must be one of '
                              f'{sorted(INTERPOLATION)}, got {interpolation!r}')
         self.interpolation = interpolation
         self.dct_scaling = bool(dct_scaling)
-        # (seed, epoch) read by the compiled loop at every batch.
-        self.rng_state = np.zeros(2, np.uint64)
-
-    def set_rng(self, seed, epoch):
-        """Key the crop boxes of the next batches by ``(seed, epoch)``."""
-        self.rng_state[:] = (np.uint64(seed % 2**64), np.uint64(epoch))
 
     def box_args(self):
         raise NotImplementedError
-
-    def declare_state_and_memory(self, previous_state):
-        heights = self.metadata['height'].astype(np.uint64)
-        widths = self.metadata['width'].astype(np.uint64)
-        scratch = int((heights * widths).max()) * 3
-        shape = ((3, *self.output_size) if self.channels_first
-                 else (*self.output_size, 3))
-        dtype = np.dtype('<u1')
-        return (replace(previous_state, jit_mode=True, shape=shape,
-                        dtype=dtype),
-                (AllocationQuery(shape, dtype),
-                 AllocationQuery((scratch,), dtype),
-                 AllocationQuery((1,), np.dtype('<i4'))))
-
-    def generate_code(self):
-        mem_read = self.memory_read
-        my_range = Compiler.get_iterator()
-        decode_c, box_c = compile_kept_alive(_fresh(_decode_one),
-                                             _fresh(type(self).box_fn))
-        a0, a1, a2, a3, a4 = self.box_args()
-        a0, a1, a2, a3 = (np.float64(a) for a in (a0, a1, a2, a3))
-        # numba types int closure constants as literals, one specialisation
-        # per value; typed scalars keep the shared helpers' signatures fixed.
-        a4 = np.int64(a4)
-        interp = np.int32(INTERPOLATION[self.interpolation])
-        dct = np.int32(self.dct_scaling)
-        chw = np.int32(self.channels_first)
-        out_h, out_w = (np.int32(s) for s in self.output_size)
-        # The array's address, not the array: numba freezes captured arrays.
-        rng_state = np.uint64(self.rng_state.ctypes.data)
-        load_u64 = essl_load_u64
-
-        def decode(batch_indices, my_storage, metadata, storage_state):
-            destination, scratch, status = my_storage
-            seed = load_u64(rng_state, 0)
-            epoch = load_u64(rng_state, 1)
-            for dst_ix in my_range(len(batch_indices)):
-                sample = batch_indices[dst_ix]
-                field = metadata[sample]
-                data = mem_read(field['data_ptr'], storage_state)
-                height = np.int32(field['height'])
-                width = np.int32(field['width'])
-                key = sample_key(seed, epoch, sample)
-                top, left, h, w = box_c(height, width, a0, a1, a2, a3, a4,
-                                        key)
-                status[dst_ix, 0] = decode_c(
-                    data, np.int32(field['mode']), height, width, top, left,
-                    h, w, scratch[dst_ix], destination[dst_ix], out_h, out_w,
-                    interp, dct, chw)
-            # Checked outside the parallel loop: a raise inside it would
-            # make numba run the loop serially.
-            for dst_ix in range(len(batch_indices)):
-                if status[dst_ix, 0] != 0:
-                    raise RuntimeError(
-                        'ESSL crop decode failed: corrupt image record')
-            return destination[:len(batch_indices)]
-
-        decode.is_parallel = True
-        return decode
 
 
 class RandomResizedCropDecoder(_CropDecoder):
@@ -189,15 +116,13 @@ class RandomResizedCropDecoder(_CropDecoder):
         max_attempts (int): tries before falling back to a central crop.
         interpolation (str): nearest / bilinear / bicubic / area / lanczos.
         dct_scaling (bool): decode at 1/2-1/8 scale when the box allows.
-        channels_first (bool): emit ``[3, H, W]`` images.
     """
     box_fn = staticmethod(random_resized_crop_box)
 
     def __init__(self, scale, crop_ratio_range=(0.08, 1.0),
                  aspect_ratio_range=(3. / 4., 4. / 3.), max_attempts=10,
-                 interpolation='bilinear', dct_scaling=True,
-                 channels_first=False):
-        super().__init__(scale, interpolation, dct_scaling, channels_first)
+                 interpolation='bilinear', dct_scaling=True):
+        super().__init__(scale, interpolation, dct_scaling)
         lo, hi = crop_ratio_range
         if not 0 < lo <= hi <= 1:
             raise ValueError('crop_ratio_range must satisfy 0 < lo <= hi <= 1,'
@@ -224,8 +149,8 @@ class CenterCropDecoder(_CropDecoder):
     box_fn = staticmethod(center_crop_box)
 
     def __init__(self, scale, crop_ratio=224 / 256, interpolation='bilinear',
-                 dct_scaling=True, channels_first=False):
-        super().__init__(scale, interpolation, dct_scaling, channels_first)
+                 dct_scaling=True):
+        super().__init__(scale, interpolation, dct_scaling)
         if not 0 < crop_ratio <= 1:
             raise ValueError(f'crop_ratio must be in (0, 1], got {crop_ratio}')
         self.crop_ratio = float(crop_ratio)

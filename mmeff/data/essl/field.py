@@ -151,9 +151,12 @@ class ESSLImageField(RGBImageField):
                          ('crc32', '<u4')])
 
     def get_decoder_class(self):
-        # FFCV accepts any instance of this class as the field's decoder.
-        from .decoders import _CropDecoder
-        return _CropDecoder
+        # FFCV's Loader asks for this; ESSL records (PNG, checksums, crop
+        # decode) are read by ESSLLoader only.
+        raise TypeError(
+            "ESSL files are read with mmeff's ESSLLoader "
+            "(dict(type='ESSLLoader', path=..., decoder=...)), not FFCV's "
+            'Loader: see docs/essl.md')
 
     @staticmethod
     def from_binary(binary):

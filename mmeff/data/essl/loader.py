@@ -33,15 +33,12 @@ import math
 import queue
 import threading
 import time
-import zlib
 
 import numpy as np
 import torch
 
 from ..checks import DatasetError
-from .reader import (CorruptRecordError, ESSLFileError, ESSLRecords,
-                     record_is_intact)
-
+from .reader import CorruptRecordError, ESSLFileError, ESSLRecords, record_is_intact
 
 CONSUMER_STAGES = ('wait', 'samples', 'transforms')
 

@@ -22,8 +22,6 @@ import torch
 import torch.nn.functional as F
 from mmpretrain.registry import TRANSFORMS
 
-from ..ops.boxes import random_resized_crop_boxes
-
 _GRAY = (0.299, 0.587, 0.114)  # ITU-R 601 luma, as PIL's convert('L')
 
 
@@ -307,6 +305,7 @@ class BatchMultiPatchCrop:
 
     def boxes(self, n, h, w, device):
         """``[n, 4]`` boxes (x1, y1, x2, y2) inside an ``h x w`` image."""
+        from ..ops.boxes import random_resized_crop_boxes  # needs numba
         keys = torch.randint(-2**63, 2**63 - 1, (n,), dtype=torch.int64)
         top, left, bh, bw = torch.from_numpy(random_resized_crop_boxes(
             np.full(n, h, np.int64), np.full(n, w, np.int64),

@@ -43,8 +43,13 @@ from PIL import Image
 
 from ...fileio import atomic_output
 from ..checks import DatasetError
-from .reader import (ESSL_FORMAT_VERSION, ESSLFileError, index_crc32,
-                     read_sidecar, sidecar_path)
+from .reader import (
+    ESSL_FORMAT_VERSION,
+    ESSLFileError,
+    index_crc32,
+    read_sidecar,
+    sidecar_path,
+)
 
 __all__ = ['ESSLWriteError', 'read_sidecar', 'write_essl']
 

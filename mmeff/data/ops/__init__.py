@@ -1,7 +1,5 @@
-from .boxes import random_resized_crop_box, random_resized_crop_boxes
 from .low_frequency_crop import low_frequency_crop, resize_crop
 
-__all__ = [
-    'low_frequency_crop', 'random_resized_crop_box',
-    'random_resized_crop_boxes', 'resize_crop'
-]
+# boxes.py (numba) is imported where it is used, so that importing mmeff
+# does not need numba.
+__all__ = ['low_frequency_crop', 'resize_crop']

@@ -14,10 +14,14 @@ Randomness is a SplitMix64 state ``key`` (64 bits) per box, so a box is a
 pure function of its key: the decoder derives keys from
 ``(seed, epoch, sample index)``, other callers draw them from their own
 generator. The functions are numba ``njit`` dispatchers, callable from
-Python and from nopython code.
+Python and from nopython code; numba comes with the ``[numba]`` (or
+``[ffcv]``) extra, and without it importing this module says so in one line.
 """
-import numba
 import numpy as np
+
+from mmeff.errors import import_extra
+
+numba = import_extra('numba', 'numba', "mmeff's random-resized-crop sampler")
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)

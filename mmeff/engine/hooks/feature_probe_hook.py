@@ -8,7 +8,7 @@ from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
 
 from mmeff.engine.utils import unwrap_model
-from mmeff.evaluation import extract_features, knn_top1
+from mmeff.evaluation import extract_features, knn_top1, linear_probe_top1
 from mmeff.fileio import atomic_write_bytes
 
 
@@ -27,7 +27,9 @@ class FeatureProbeHook(Hook):
     too (``scalars.json``, TensorBoard), at step = iterations. The final
     point is taken after training. ``time_budget`` stops training
     (iteration-based loops stop at once, epoch-based ones at the end of the
-    epoch) once that many training seconds have passed.
+    epoch) once that many training seconds have passed. With
+    ``linear=True`` each point also holds ``linear_top1``, a linear probe of
+    the same features (:func:`~mmeff.evaluation.linear_probe_top1`).
 
     Args:
         train_dataloader (dict): loader config for the kNN memory bank.
@@ -38,19 +40,22 @@ class FeatureProbeHook(Hook):
         time_budget (float, optional): stop training after this many seconds.
         k (int), temperature (float): kNN parameters.
         out_file (str): JSON file name inside the work dir.
+        linear (bool): add a linear probe to every point. Defaults to False.
     """
 
     priority = 'LOW'
 
     def __init__(self, train_dataloader, val_dataloader, interval_seconds=None,
                  time_budget=None, k=20, temperature=0.07,
-                 out_file='probe_curve.json', interval_iters=None):
+                 out_file='probe_curve.json', interval_iters=None,
+                 linear=False):
         self.loader_cfgs = dict(train=train_dataloader, val=val_dataloader)
         self.interval_seconds = interval_seconds
         self.interval_iters = interval_iters
         self.time_budget = time_budget
         self.k, self.temperature = k, temperature
         self.out_file = out_file
+        self.linear = linear
         self.curve = []
 
     def before_train(self, runner):
@@ -96,6 +101,8 @@ class FeatureProbeHook(Hook):
                      iterations=runner.iter if iterations is None
                      else iterations, images_seen=self.images_seen,
                      knn_top1=round(top1, 2))
+        if self.linear:
+            point['linear_top1'] = round(linear_probe_top1(*train, *val), 2)
         self.curve.append(point)
         self.since_probe = 0.0
         runner.message_hub.update_scalar('probe/knn_top1', top1)

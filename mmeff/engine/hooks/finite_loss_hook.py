@@ -4,8 +4,10 @@ import math
 from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
 
+from mmeff.errors import MMEffError
 
-class NonFiniteLossError(RuntimeError):
+
+class NonFiniteLossError(MMEffError, RuntimeError):
     """A training loss became NaN or infinite."""
 
 

@@ -10,12 +10,12 @@ from mmeff.engine.curricula import (
     ScheduleError,
     Stage,
     check_stages,
-    patch_count,
     ramp_stages,
     scale_sizes,
     stage_at,
 )
 from mmeff.engine.utils import unwrap_model
+from mmeff.models.utils import patch_count
 
 from .pipeline_control import set_output_size
 

@@ -2,7 +2,7 @@
 import torch
 from mmpretrain.registry import MODELS
 
-from mmeff.engine.config import ConfigError
+from mmeff.errors import ConfigError
 
 from .var_res_mae_vit import VarResMAEViT
 
@@ -46,18 +46,37 @@ class EMAEViT(VarResMAEViT):
         kwargs['mask_ratio'] = ratio
         super().__init__(*args, **kwargs)
         self.num_parts = num_parts
-        self._check_divides(self.num_patches)
+        self._check_divides(self.num_patches, tuple(self.patch_resolution))
 
-    def _check_divides(self, num_patches):
-        if num_patches % self.num_parts:
-            raise ConfigError(
-                f'num_parts={self.num_parts} does not divide the '
-                f'{num_patches} patches of the input; choose a divisor')
+    def _valid_sizes(self, side, count=4):
+        """Square input sizes near ``side`` px whose patch count K divides:
+        the ``count`` closest, ascending."""
+        grid = side // self.patch_size
+        grids = [g for g in range(1, 2 * grid + 2 * self.num_parts)
+                 if (g * g) % self.num_parts == 0]
+        closest = sorted(grids, key=lambda g: (abs(g - grid), g))[:count]
+        return sorted(g * self.patch_size for g in closest)
+
+    def _check_divides(self, num_patches, grid=None):
+        if num_patches % self.num_parts == 0:
+            return
+        message = (f'num_parts={self.num_parts} does not divide the '
+                   f'{num_patches} patches of the input')
+        if grid is not None and grid[0] == grid[1]:
+            side = grid[0] * self.patch_size
+            sizes = ', '.join(map(str, self._valid_sizes(side)))
+            message += (f' ({side}x{side} px, patch_size={self.patch_size})'
+                        f'; input sizes near it that num_parts divides: '
+                        f'{sizes}')
+        parts = [k for k in range(2, num_patches + 1) if num_patches % k == 0]
+        raise ConfigError(f'{message}; or num_parts in {parts} for this size')
 
     def check_input_size(self, size) -> int:
         """As :class:`VarResMAEViT`, and K must divide the patch count."""
         num_patches = super().check_input_size(size)
-        self._check_divides(num_patches)
+        h, w = (size, size) if isinstance(size, int) else size
+        self._check_divides(num_patches,
+                            (h // self.patch_size, w // self.patch_size))
         return num_patches
 
     def check_mask_ratio_at(self, mask_ratio, size) -> None:

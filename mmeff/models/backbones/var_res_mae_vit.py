@@ -8,8 +8,8 @@ from mmpretrain.models.selfsup.mae import MAEViT
 from mmpretrain.models.utils import build_2d_sincos_position_embedding
 from mmpretrain.registry import MODELS
 
-from mmeff.engine.config import ConfigError
-from mmeff.engine.curricula import patch_count
+from mmeff.errors import ConfigError
+from mmeff.models.utils import patch_count
 
 
 @functools.lru_cache(maxsize=64)

@@ -7,7 +7,7 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch.utils.checkpoint import checkpoint
 
-from mmeff.engine.config import ConfigError
+from mmeff.errors import ConfigError
 from mmeff.models.backbones.emae_vit import EMAEViT
 
 

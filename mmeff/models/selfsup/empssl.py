@@ -45,7 +45,7 @@ from mmpretrain.registry import MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.utils.checkpoint import checkpoint
 
-from mmeff.models.utils import pool_tokens
+from mmeff.evaluation.features import pool_tokens
 
 FEATURE_STAGES = ('backbone', 'pre_feature', 'projection')
 

@@ -16,8 +16,11 @@ import numpy as np
 import pytest
 
 from mmeff.data.essl import _lib
-from mmeff.data.essl.decoders import (center_crop_box,
-                                      random_resized_crop_box, sample_key)
+from mmeff.data.essl.decoders import (
+    center_crop_box,
+    random_resized_crop_box,
+    sample_key,
+)
 from mmeff.data.essl.field import encode_image
 
 H, W = 375, 500
@@ -44,8 +47,8 @@ def _decode(data, mode, box, out, interp='bilinear', dct=True):
 
 
 def _reference(full, box, out, interp):
-    t, l, h, w = box
-    return cv2.resize(full[t:t + h, l:l + w], out[::-1], interpolation=interp)
+    t, x0, h, w = box
+    return cv2.resize(full[t:t + h, x0:x0 + w], out[::-1], interpolation=interp)
 
 
 def _boxes(n, seed):
@@ -129,16 +132,16 @@ def key_of(seed, epoch, index):
 def test_random_resized_crop_box_follows_mmpretrain_ranges():
     lo, hi, rlo, rhi = 0.2, 1.0, 3 / 4, 4 / 3
     for index in range(500):
-        t, l, h, w = rrc_box(H, W, lo, hi, rlo, rhi, 10,
+        t, x0, h, w = rrc_box(H, W, lo, hi, rlo, rhi, 10,
                              key_of(0, 0, index))
-        assert 0 <= t and t + h <= H and 0 <= l and l + w <= W
+        assert 0 <= t and t + h <= H and 0 <= x0 and x0 + w <= W
         # Rounding to whole pixels moves area and ratio slightly.
         assert lo * 0.97 <= h * w / (H * W) <= hi * 1.0
         assert rlo * 0.97 <= w / h <= rhi * 1.03
     # A ratio range the image cannot hold falls back to a central crop.
-    t, l, h, w = rrc_box(100, 400, 0.9, 1.0, 0.5, 0.6, 10,
+    t, x0, h, w = rrc_box(100, 400, 0.9, 1.0, 0.5, 0.6, 10,
                          key_of(0, 0, 0))
-    assert (h, w) == (100, 60) and (t, l) == (0, 170)
+    assert (h, w) == (100, 60) and (t, x0) == (0, 170)
 
 
 def test_crop_boxes_are_a_function_of_seed_epoch_and_index():

@@ -4,10 +4,9 @@ import socket
 import subprocess
 import sys
 
-from tests.helpers.tools import REPO
-
 from mmeff.data.essl.loader import _ShardedOrder
 from mmeff.data.essl.reader import ESSLRecords
+from tests.helpers.tools import REPO
 
 WORKER = r'''
 import json, sys

@@ -6,8 +6,7 @@ from mmpretrain.structures import DataSample
 
 from mmeff.data.essl import ESSLLoader, build_essl_loader
 from mmeff.data.essl.loader import _ShardedOrder
-from mmeff.data.essl.reader import CorruptRecordError, ESSLFileError, \
-    ESSLRecords
+from mmeff.data.essl.reader import CorruptRecordError, ESSLFileError, ESSLRecords
 
 
 def _loader(path, **kw):
@@ -41,8 +40,7 @@ def test_order_is_seeded_per_epoch():
 
 
 def test_batches_are_what_mmpretrain_preprocessors_take(photo_beton):
-    from mmpretrain.models import (ClsDataPreprocessor,
-                                   SelfSupDataPreprocessor)
+    from mmpretrain.models import ClsDataPreprocessor, SelfSupDataPreprocessor
     loader = _loader(photo_beton, shuffle=False, batch_size=8,
                      decoder=dict(type='CenterCrop', scale=(24, 32),
                                   crop_ratio=1.0))
@@ -234,27 +232,38 @@ def test_batches_are_the_decoder_output_and_labels_unchanged(
             assert sample.gt_label.dtype == ref.gt_label.dtype
 
 
-def test_decoder_in_a_stock_ffcv_loader_gives_the_same_images(photo_beton):
-    """The decoders stay FFCV pipeline operations: in FFCV's own Loader
-    (sequential order, seed 0, epoch 0) they give ESSLLoader's pixels."""
-    from ffcv.fields.basics import IntDecoder
-    from ffcv.loader import Loader, OrderOption
+def test_each_image_gets_new_boxes_every_epoch_and_replays_on_resume(
+        photo_beton):
+    """The boxes follow the epoch the loader is at, as MMEngine advances it
+    (no ``set_epoch`` call), and a loader made afresh at that epoch, as on
+    ``--resume``, draws the same boxes again."""
+    decoder = dict(type='RandomResizedCrop', scale=24)
 
-    from mmeff.data.essl.decoders import RandomResizedCropDecoder
-    decoder = dict(type='RandomResizedCrop', scale=(24, 32),
-                   interpolation='bicubic')
-    ours = _loader(photo_beton, shuffle=False, seed=0, batch_size=4,
-                   decoder=decoder, drop_last=False)
-    stock = Loader(photo_beton, batch_size=4, num_workers=2,
-                   order=OrderOption.SEQUENTIAL,
-                   pipelines=dict(image=[RandomResizedCropDecoder(
-                       (24, 32), interpolation='bicubic')],
-                       label=[IntDecoder()]))
-    for mine, (images, labels) in zip(ours, stock):
-        assert torch.equal(mine['inputs'],
-                           torch.from_numpy(images).permute(0, 3, 1, 2))
-        assert [int(s.gt_label) for s in mine['data_samples']] == \
-            labels.reshape(-1).tolist()
+    def per_image(loader):
+        # Sequential order: row i of an epoch is always image i.
+        return torch.cat([b['inputs'] for b in loader])
+
+    loader = _loader(photo_beton, batch_size=4, seed=7, shuffle=False,
+                     decoder=decoder, drop_last=False)
+    epochs = [per_image(loader) for _ in range(3)]
+    for before, after in zip(epochs, epochs[1:]):
+        for index, (a, b) in enumerate(zip(before, after)):
+            assert not torch.equal(a, b), f'image {index} kept its box'
+    resumed = _loader(photo_beton, batch_size=4, seed=7, shuffle=False,
+                      decoder=decoder, drop_last=False)
+    resumed.set_epoch(1)
+    assert torch.equal(per_image(resumed), epochs[1])
+    assert torch.equal(per_image(resumed), epochs[2])
+
+
+def test_ffcv_loader_refuses_an_essl_file_naming_the_loader(photo_beton):
+    """One decode path: FFCV's own Loader does not read ESSL records."""
+    from ffcv.fields.basics import IntDecoder
+    from ffcv.loader import Loader
+
+    with pytest.raises(TypeError, match="read with mmeff's ESSLLoader"):
+        Loader(photo_beton, batch_size=4, num_workers=1,
+               pipelines=dict(label=[IntDecoder()]))
 
 
 def _flipped_copy(beton, tmp_path, records):

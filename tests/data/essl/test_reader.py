@@ -122,8 +122,8 @@ def test_train_reports_a_truncated_file_in_one_line(fmnist_beton, tmp_path,
     path = _copy(fmnist_beton, tmp_path)
     with open(path, 'r+b') as f:
         f.truncate(1000)
-    rc = train_main(['configs/essl/mae_vit-tiny-p4_1xb64-coslr-30e_fashion-mnist_essl.py',
-                     '--work-dir', str(tmp_path / 'work'), '--cfg-options',
+    config = 'configs/essl/mae_vit-tiny-p4_1xb64-coslr-30e_fashion-mnist_essl.py'
+    rc = train_main([config, '--work-dir', str(tmp_path / 'work'), '--cfg-options',
                      f'train_dataloader.path={path}'])
     assert rc == 2
     lines = [ln for ln in capsys.readouterr().err.splitlines()
@@ -132,3 +132,14 @@ def test_train_reports_a_truncated_file_in_one_line(fmnist_beton, tmp_path,
                      f'records {osp.getsize(fmnist_beton)}: the '
                      'file is truncated or was replaced; rewrite it with '
                      'tools/dataset_converters/essl_writer.py']
+
+
+def test_verify_help_is_whole_and_lists_the_exit_codes():
+    result = run_tool([PYTHON, VERIFY, '--help'])
+    assert result.returncode == 0
+    text = ' '.join(result.stdout.split())
+    assert ('every record\'s bytes against the CRC-32 the writer stored.'
+            in text)
+    assert ('Exit status: 0 when every record is intact, 1 when some are '
+            'corrupt (their indices are printed), 2 when the file cannot be '
+            'opened as ESSL storage.') in text

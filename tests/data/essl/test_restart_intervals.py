@@ -90,12 +90,12 @@ def test_spliced_stream_decodes_to_the_full_decode(photo, sampling,
             continue
         spliced_any = True
         top, left = where
-        t, l, h, w = box
-        assert top <= t and left <= l and top % mcu == 0 and left % mcu == 0
+        t, bx, h, w = box
+        assert top <= t and left <= bx and top % mcu == 0 and left % mcu == 0
         assert stream.size < data.size
         block = rgb(stream)
         bh, bw = block.shape[:2]
-        assert top + bh >= t + h and left + bw >= l + w
+        assert top + bh >= t + h and left + bw >= bx + w
         diff = np.abs(block.astype(int) - full[top:top + bh, left:left + bw])
         # Exact once one MCU away from a border that was cut.
         y0 = mcu if top > 0 else 0
@@ -130,8 +130,8 @@ def test_crop_decode_from_intervals_stays_within_tolerance(photo, interp):
         status = _lib.decode_crop(data, 0, height, width, box, scratch, dst,
                                   code, dct_scaling=False)
         assert status == _lib.OK
-        t, l, h, w = box
-        ref = cv2.resize(full[t:t + h, l:l + w], out[::-1],
+        t, bx, h, w = box
+        ref = cv2.resize(full[t:t + h, bx:bx + w], out[::-1],
                          interpolation=code)
         diff = np.abs(dst.astype(int) - ref)
         assert diff.mean() < 0.5, box

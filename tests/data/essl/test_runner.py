@@ -3,10 +3,10 @@ import os.path as osp
 
 import torch
 from mmengine.hooks import Hook
+from mmpretrain.registry import HOOKS
 
 from mmeff.apis.train import build_runner
 from mmeff.engine.config import load_config
-from mmpretrain.registry import HOOKS
 
 CONFIG = 'configs/essl/mae_vit-tiny-p4_1xb64-coslr-30e_fashion-mnist_essl.py'
 
@@ -90,3 +90,101 @@ def test_imagenet_mae_config_inherits_upstream_and_uses_essl(repo_root):
     # Without the converted file the Runner's loader build names it.
     with pytest.raises(ESSLFileError, match='train_500_q90.beton'):
         ESSLRunner.build_dataloader(loader.to_dict(), seed=0)
+
+
+USER_CONFIG = '''
+_base_ = '{base}'
+{runner}
+model = dict(data_preprocessor=dict(to_rgb={to_rgb}))
+train_dataloader = dict(
+    _delete_=True, type='ESSLLoader', path='train.beton', batch_size=8,
+    decoder=dict(type='RandomResizedCrop', scale=32))
+'''
+
+
+def _error_lines(result):
+    """stderr's error lines (MMEngine's deprecation warnings aside); there
+    is no traceback."""
+    assert 'Traceback' not in result.stderr, result.stderr[-3000:]
+    return [line for line in result.stderr.splitlines() if 'error:' in line]
+
+
+def _train_user_config(repo_root, tmp_path, runner, to_rgb):
+    from tests.helpers.tools import PYTHON, run_tool
+    base = osp.join(repo_root,
+                    'configs/quickstart/mae_vit-tiny-p4_1xb64-coslr-30e_'
+                    'fashion-mnist.py')
+    config = tmp_path / 'user.py'
+    config.write_text(USER_CONFIG.format(base=base, runner=runner,
+                                         to_rgb=to_rgb))
+    result = run_tool([PYTHON, 'tools/train.py', str(config), '--work-dir',
+                       str(tmp_path / 'work')])
+    return config, result
+
+
+def test_essl_loader_without_essl_runner_is_a_one_line_error(repo_root,
+                                                             tmp_path):
+    config, result = _train_user_config(repo_root, tmp_path, '', False)
+    assert result.returncode == 2
+    assert _error_lines(result) == [
+        f"train: error: {config}: train_dataloader has type='ESSLLoader', "
+        "which only ESSLRunner builds; add runner_type = "
+        "'mmpretrain.ESSLRunner'"]
+    assert not (tmp_path / 'work').exists()  # refused before anything ran
+
+
+def test_to_rgb_that_would_swap_essl_channels_is_refused(repo_root,
+                                                         tmp_path):
+    # The base config reads BGR PNGs, hence its to_rgb=True.
+    config, result = _train_user_config(
+        repo_root, tmp_path, "runner_type = 'mmpretrain.ESSLRunner'", True)
+    assert result.returncode == 2
+    assert _error_lines(result) == [
+        f'train: error: {config}: data_preprocessor.to_rgb=True would swap '
+        'the channels of the RGB batches ESSLLoader delivers '
+        '(train_dataloader); set to_rgb=False (model.data_preprocessor, or '
+        'the top-level data_preprocessor)']
+
+
+def test_essl_runner_checks_to_rgb_under_upstream_tools_too(repo_root):
+    import pytest
+    from mmengine.config import Config
+
+    from mmeff.data.essl import ESSLRunner
+    from mmeff.engine.config import ConfigError
+    cfg = Config(dict(
+        runner_type='mmpretrain.ESSLRunner', model=dict(type='MAE'),
+        data_preprocessor=dict(to_rgb=True),
+        train_dataloader=dict(type='ESSLLoader', path='x.beton')))
+    with pytest.raises(ConfigError, match='to_rgb=True would swap'):
+        ESSLRunner.from_cfg(cfg)
+    # The model's own preprocessor wins over the top-level one, as in
+    # MMEngine's Runner.
+    cfg.model.data_preprocessor = dict(to_rgb=False)
+    from mmeff.data.essl.runner import check_essl_config
+    check_essl_config(cfg)
+
+
+def _without_decoder(code):
+    """Run ``code`` where the compiled ESSL decoder cannot be imported, as in
+    a wheel built with MMEFF_WITHOUT_ESSL=1."""
+    from tests.helpers.tools import PYTHON, run_tool
+    return run_tool([PYTHON, '-c', "import sys; sys.modules["
+                     "'mmeff.data.essl._essl_decode'] = None; " + code])
+
+
+def test_missing_decoder_is_one_line_naming_the_fix(repo_root, tmp_path):
+    from mmeff.data.essl._lib import MISSING_DECODER
+    assert 'apt-get install' in MISSING_DECODER
+    assert 'pip install' in MISSING_DECODER
+    result = _without_decoder('import mmeff.data.essl._lib')
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == \
+        f'ImportError: {MISSING_DECODER}'
+    config = osp.join(repo_root, CONFIG)
+    result = _without_decoder(
+        'import mmeff; from mmeff.apis import train_main; sys.exit(train_main('
+        f'[{config!r}, "--work-dir", {str(tmp_path / "work")!r}]))')
+    assert result.returncode == 2
+    assert _error_lines(result) == [
+        f'train: error: {config}: train_dataloader: {MISSING_DECODER}']

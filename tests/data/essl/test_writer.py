@@ -331,3 +331,15 @@ def test_a_killed_write_leaves_the_old_output_untouched(photo_folder,
     proc.wait()
     assert _snapshot(out) == before
     assert len(ESSLRecords(str(out))) == 24
+
+
+def test_writer_help_shows_every_default_and_the_examples():
+    result = run_tool([PYTHON, 'tools/dataset_converters/essl_writer.py',
+                       '--help'])
+    assert result.returncode == 0
+    text = ' '.join(result.stdout.split())
+    for default in ('(default: jpg)', '(default: 90)', '(default: 0.5)',
+                    '(default: 100)', '(default: 0)', '(default: 4)',
+                    '(default: all CPUs)'):
+        assert default in text, default
+    assert 'data/imagenet/train \\ data/imagenet/train_500_q90.beton' in text

@@ -11,8 +11,11 @@ from mmpretrain.datasets.transforms import RandomResizedCrop
 from scipy.stats import ks_2samp
 
 from mmeff.condense.crops import sample_crop_boxes
-from mmeff.data.essl.decoders import (RandomResizedCropDecoder,
-                                      random_resized_crop_box, sample_key)
+from mmeff.data.essl.decoders import (
+    RandomResizedCropDecoder,
+    random_resized_crop_box,
+    sample_key,
+)
 from mmeff.data.essl.transforms import BatchMultiPatchCrop
 from mmeff.data.ops.boxes import random_resized_crop_boxes
 
