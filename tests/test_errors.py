@@ -17,13 +17,16 @@ BUILT_IN_BASE = {
     'CorruptRecordError': ValueError,
     'DatasetError': ValueError,
     'ESSLFileError': ValueError,
+    'ESSLWriteError': ValueError,
     'ExportError': ValueError,
     'MissingExtraError': ImportError,
     'NoBatchNormError': ValueError,
     'NonFiniteLossError': RuntimeError,
     'OutputDirError': ValueError,
     'OutputExistsError': ValueError,
+    'OutputRaceError': FileExistsError,
     'ScheduleError': ValueError,
+    'WorkerFailure': RuntimeError,
 }
 
 

@@ -202,8 +202,9 @@ def with_environment(report):
 def write_report(report, out, indent=2):
     """Write the JSON report (with its environment) to ``out``, without
     printing: for a report kept up to date while a benchmark runs."""
-    with open(out, 'w') as f:
-        f.write(json.dumps(with_environment(report), indent=indent) + '\n')
+    from mmeff.fileio import atomic_write_bytes
+    atomic_write_bytes(out, (json.dumps(with_environment(report),
+                                        indent=indent) + '\n').encode())
 
 
 def print_report(report, out=None, indent=2):

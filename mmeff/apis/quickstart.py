@@ -37,6 +37,7 @@ from mmeff.evaluation import (
     preprocess,
     save_reconstruction_grid,
 )
+from mmeff.fileio import atomic_output, atomic_write_bytes
 
 DEFAULT_CONFIG = \
     'configs/quickstart/emae_vit-tiny-p4_1xb16-coslr-750i_fashion-mnist-60k_essl.py'
@@ -191,7 +192,8 @@ def export_backbone(encoder, backbone_cfg, path):
     """Save ``encoder``'s weights as ``init_cfg`` Pretrained loads them."""
     from mmeff.apis.export import build_backbone, to_target
     state, _ = to_target(encoder.state_dict(), build_backbone(backbone_cfg))
-    torch.save({'state_dict': state}, path)
+    with atomic_output(path) as tmp:
+        torch.save({'state_dict': state}, tmp)
 
 
 def _set_finetune_schedule(cfg, epochs, warmup_epochs=None):
@@ -312,8 +314,7 @@ def run_quickstart(config=DEFAULT_CONFIG, work_dir=None, data_root=None,
         finetune_config_path, cfg.work_dir, data_root, model.backbone,
         seconds, finetune_epochs))
     metrics_path = osp.join(cfg.work_dir, 'metrics.json')
-    with open(metrics_path, 'w') as f:
-        json.dump(metrics, f, indent=2)
+    atomic_write_bytes(metrics_path, json.dumps(metrics, indent=2).encode())
     metrics['_paths'] = dict(metrics=metrics_path, reconstructions=grid,
                              work_dir=cfg.work_dir)
     return metrics

@@ -36,6 +36,13 @@ from mmeff.engine.hooks import NonFiniteLossError
 from mmeff.engine.outputs import prepare_training_outputs, refuse_existing
 from mmeff.errors import MissingExtraError
 
+from .preflight import (
+    check_mask_ratios,
+    check_override_types,
+    check_resume_matches,
+    registry_typo_message,
+)
+
 USER_ERRORS = (ConfigError, DatasetError, CheckpointError, ScheduleError,
                NonFiniteLossError, MissingExtraError)
 
@@ -111,6 +118,7 @@ def set_loader_defaults(cfg, names, args, persistent=False):
 
 def _apply_options(cfg, args):
     if args.cfg_options is not None:
+        check_override_types(cfg, args.cfg_options)
         cfg.merge_from_dict(args.cfg_options)
     return strip_collate_scope(cfg)
 
@@ -171,19 +179,43 @@ def train_main(argv=None):
     args = parse_train_args(argv)
     if args.launcher != 'none':
         report_sigterm('train')
+    cfg = None
     try:
         cfg = merge_train_args(load_config(args.config), args)
         runner = build_runner(cfg)
+        check_mask_ratios(runner.model)
+        check_resume_matches(runner, cfg)
         check_train_batches(runner)
         runner.train()
     except USER_ERRORS as err:
         return _fail('train', err)
+    except KeyError as err:
+        message = registry_typo_message(err)
+        if message is None:
+            raise
+        return _fail('train', f'{args.config}: {message}')
+    except KeyboardInterrupt:
+        return _report_interrupt(args, cfg)
     except RuntimeError as err:  # a fault of the run, not bad input: exit 1
         message = lost_peer_message(err)
         if message is None:
             raise
         return report_fault('train', message)
     return 0
+
+
+def _report_interrupt(args, cfg):
+    """Ctrl-C: one line on what is on disk and how to go on (exit 130)."""
+    from mmeff.engine.outputs import newest_intact_checkpoint
+    work_dir = cfg.get('work_dir') if cfg is not None else None
+    path = newest_intact_checkpoint(work_dir)[0] if work_dir else None
+    if path is None:
+        print('train: interrupted; no checkpoint was saved yet', file=sys.stderr)
+    else:
+        print(f'train: interrupted; checkpoints are intact, the latest is '
+              f'{path}; continue with: python tools/train.py {args.config} '
+              f'--work-dir {work_dir} --resume', file=sys.stderr)
+    return 130
 
 
 def parse_test_args(argv=None):
@@ -287,5 +319,8 @@ def test_main(argv=None):
         return _fail('test', err)
     if args.out and args.out_item == 'metrics':
         from mmengine.fileio import dump
-        dump(metrics, args.out)
+
+        from mmeff.fileio import atomic_output
+        with atomic_output(args.out) as tmp:
+            dump(metrics, tmp, file_format=osp.splitext(args.out)[1][1:])
     return 0

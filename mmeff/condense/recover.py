@@ -38,7 +38,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from mmeff.engine.curricula import cosine_lr_factor
-from mmeff.engine.outputs import atomic_write_bytes
+from mmeff.engine.outputs import check_writable_dir
+from mmeff.fileio import atomic_output, atomic_write_bytes
 
 from .bn_matching import BNStatsMatcher
 from .crops import sample_crop_boxes
@@ -108,9 +109,21 @@ def to_uint8_images(x, mean, std, order='RGB'):
 
 
 def _save_png(array, path):
-    tmp = path + '.tmp.png'
-    Image.fromarray(np.ascontiguousarray(array)).save(tmp)
-    os.replace(tmp, path)  # a killed run never leaves a half-written PNG
+    # A killed run never leaves a half-written PNG under its final name.
+    with atomic_output(path) as tmp:
+        Image.fromarray(np.ascontiguousarray(array)).save(tmp, format='PNG')
+
+
+def intact_image(path, image_size):
+    """Whether ``path`` is a PNG this recover could have written: it decodes
+    in full, ``image_size`` square, RGB."""
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return (img.format == 'PNG' and img.mode == 'RGB'
+                    and img.size == (image_size, image_size))
+    except (OSError, ValueError, SyntaxError):  # PIL's errors for bad data
+        return False
 
 
 def _clear_previous(out_dir):
@@ -267,18 +280,20 @@ def recover(teacher_config, teacher_checkpoint, out_dir, ipc, *,
                      batch_size=batch_size, crop_scale=crop_scale)
     settings = _settings(teacher, classes_from, image_size, preset,
                          overrides, ipc=ipc, seed=seed, grayscale=grayscale)
+    check_writable_dir(out_dir, hint='choose another output folder')
     _check_out_dir(out_dir, settings, overwrite)
     for name in settings['classes']:
         os.makedirs(osp.join(out_dir, 'train', name), exist_ok=True)
     atomic_write_bytes(osp.join(out_dir, SIDECAR),
                        json.dumps(settings, indent=2).encode())
     start = time.perf_counter()
-    written, skipped = _recover_pending(model, settings, out_dir, device,
-                                        progress)
+    written, skipped, redone = _recover_pending(model, settings, out_dir,
+                                                device, progress)
     seconds = time.perf_counter() - start
     rate = written * settings['iterations'] / seconds if written else None
-    return dict(settings, written=written, skipped=skipped, seconds=seconds,
-                image_iterations_per_second=rate, **_peak_memory(device))
+    return dict(settings, written=written, skipped=skipped, redone=redone,
+                seconds=seconds, image_iterations_per_second=rate,
+                **_peak_memory(device))
 
 
 def _settings(teacher, classes_from, image_size, preset, overrides, **fixed):
@@ -308,16 +323,29 @@ def _settings(teacher, classes_from, image_size, preset, overrides, **fixed):
         channel_order=teacher.channel_order)
 
 
+def _pending_images(settings, out_dir):
+    """``(pending, redone)``: the images to make, in ipc-index-major order
+    (a batch spans all classes as in the released code), and how many of
+    them are on disk but damaged (truncated, empty, another size or mode)."""
+    classes, size = settings['classes'], settings['image_size']
+    pending, redone = [], 0
+    for i in range(settings['ipc']):
+        for k, name in enumerate(classes):
+            path = image_path(out_dir, name, i)
+            if osp.isfile(path) and intact_image(path, size):
+                continue
+            redone += osp.lexists(path)
+            pending.append((i, k))
+    return pending, redone
+
+
 def _recover_pending(model, settings, out_dir, device, progress):
-    """Make every image not yet on disk; returns ``(written, skipped)``."""
+    """Make every image not intact on disk; ``(written, skipped, redone)``."""
     s = settings
     classes, ipc, iters = s['classes'], s['ipc'], s['iterations']
     mean = torch.tensor(s['mean']).view(1, -1, 1, 1)
     std = torch.tensor(s['std']).view(1, -1, 1, 1)
-    # Image order is ipc-index-major, so a batch spans all classes as in the
-    # released code; only images not yet on disk are made.
-    pending = [(i, k) for i in range(ipc) for k in range(len(classes))
-               if not osp.isfile(image_path(out_dir, classes[k], i))]
+    pending, redone = _pending_images(s, out_dir)
     batches = [pending[b:b + s['batch_size']]
                for b in range(0, len(pending), s['batch_size'])]
     matcher = BNStatsMatcher(model, s['first_bn_multiplier'],
@@ -346,7 +374,7 @@ def _recover_pending(model, settings, out_dir, device, progress):
         matcher.remove()
         if bar is not None:
             bar.close()
-    return len(pending), ipc * len(classes) - len(pending)
+    return len(pending), ipc * len(classes) - len(pending), redone
 
 
 def _peak_memory(device):

@@ -218,6 +218,14 @@ def _image_sizes(data_root, data_prefix, num_classes):
             f'has {num_classes} classes')
     sizes = []
     for info in probe.infos():
-        with Image.open(info['img_path']) as im:
-            sizes.append((im.height, im.width))
+        try:
+            # load() decodes in full: a truncated PNG fails here, not later
+            # inside a teacher batch.
+            with Image.open(info['img_path']) as im:
+                im.load()
+                sizes.append((im.height, im.width))
+        except (OSError, ValueError, SyntaxError) as err:
+            raise CondenseError(
+                f'{info["img_path"]}: not a readable image ({err}); rerun '
+                'recover on its folder to redo damaged images') from None
     return sizes

@@ -39,9 +39,28 @@ def load_teacher(config, checkpoint, device='cpu'):
     model = MODELS.build(model_cfg)
     if checkpoint is not None:
         check_checkpoint(checkpoint)
+        _check_weights_fit(model, checkpoint, config)
         load_checkpoint(model, checkpoint, map_location='cpu', strict=True,
                         logger='silent')
     return model.to(device).eval(), cfg
+
+
+def _check_weights_fit(model, checkpoint, config):
+    """One line, instead of torch's list of every key, when ``checkpoint``
+    holds another model's weights."""
+    from mmeff.engine.checkpoint import load_local_checkpoint
+    saved = load_local_checkpoint(checkpoint, map_location='cpu', mmap=True)
+    saved = saved.get('state_dict', saved) if isinstance(saved, dict) else {}
+    ours = model.state_dict()
+    differ = sorted(k for k in set(ours) | set(saved)
+                    if k not in ours or k not in saved or
+                    tuple(ours[k].shape) != tuple(saved[k].shape))
+    if differ:
+        raise CondenseError(
+            f'{checkpoint}: not weights of the model {config} builds '
+            f'({len(differ)} of {len(set(ours) | set(saved))} names or '
+            f'shapes differ, first: {differ[0]}); pass the checkpoint the '
+            'teacher was squeezed with')
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ import shutil
 import numpy as np
 from PIL import Image
 
+from ..fileio import atomic_write_bytes
+
 FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist'
 FASHION_MNIST_CLASSES = ('t-shirt', 'trouser', 'pullover', 'dress', 'coat',
                          'sandal', 'shirt', 'sneaker', 'bag', 'ankle-boot')
@@ -126,6 +128,6 @@ def prepare_fashion_mnist(root, train_per_class=200, val_per_class=100,
             jobs += _split_jobs(root, UNLABELLED_SPLIT, source_split,
                                 np.sort(pool[:num_unlabelled]), images, None)
     _write_pngs(jobs, num_workers)
-    with open(meta_path, 'w') as f:
-        json.dump(meta, f, indent=2)
+    # Written last and whole: its presence says the folder is complete.
+    atomic_write_bytes(meta_path, json.dumps(meta, indent=2).encode())
     return meta

@@ -1,10 +1,10 @@
 """Outputs that survive: atomic writes, no silent overwrite, intact resume.
 
-A file is written to a temporary name in its own folder, flushed to disk
-(``fsync``) and renamed over the final name (``os.replace``, atomic on POSIX),
-so a process killed at any moment leaves either the old file or the new one,
-never a partial one under the final name. A stale temporary file is all a
-kill can leave behind.
+Files are written through :func:`mmeff.fileio.atomic_output` (temporary
+name in the same folder, fsync, rename, fsync of the folder), so a process
+killed at any moment leaves either the old file or the new one, never a
+partial one under the final name. A stale temporary file is all a kill can
+leave behind.
 
 :class:`AtomicLocalBackend` brings this to MMEngine's checkpoint writes (it
 is a registered file backend, ``backend_args=dict(backend='atomic_local')``),
@@ -12,21 +12,22 @@ and :func:`newest_intact_checkpoint` lets ``--resume`` skip a checkpoint that
 was truncated anyway (written by another tool, copied partially, a full
 disk).
 """
-import contextlib
 import glob
 import os
 import os.path as osp
-import secrets
 import tempfile
 import zipfile
 
 from mmengine.fileio import LocalBackend, register_backend
 
+from ..fileio import (  # noqa: F401  the helpers' home is mmeff.fileio
+    TMP_SUFFIX,
+    atomic_output,
+    atomic_write_bytes,
+    stale_temporaries,
+)
 from .checkpoint import CheckpointError
 from .config import ConfigError
-
-#: Suffix of the temporary files :func:`atomic_output` writes.
-TMP_SUFFIX = '.tmp'
 
 
 class OutputExistsError(ConfigError):
@@ -45,8 +46,20 @@ def check_writable_dir(path, hint='choose another with --work-dir'):
         os.close(fd)
         os.remove(probe)
     except OSError as err:
-        raise OutputDirError(f'cannot write to {path} ({err.strerror}); '
-                             f'{hint}') from err
+        blocker = _file_in_the_way(path)
+        why = '' if blocker is None else \
+            f' because {blocker} is a file, not a folder'
+        raise OutputDirError(f'cannot write to {path} ({err.strerror}){why}; '
+                             f'{hint}') from None
+
+
+def _file_in_the_way(path):
+    """The deepest existing part of ``path`` if it is not a folder (what
+    ``makedirs`` reports only as ``[Errno 17] File exists: path``)."""
+    part = osp.abspath(path)
+    while not osp.exists(part) and osp.dirname(part) != part:
+        part = osp.dirname(part)
+    return None if osp.isdir(part) else part
 
 
 def refuse_existing(path, overwrite=False):
@@ -55,50 +68,6 @@ def refuse_existing(path, overwrite=False):
     if not overwrite and osp.lexists(path):
         raise OutputExistsError(f'{path} already exists; pass --overwrite '
                                 'to replace it, or choose another output')
-
-
-def _fsync_dir(folder):
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-@contextlib.contextmanager
-def atomic_output(path):
-    """Yield a temporary path next to ``path``; on success it becomes ``path``.
-
-    The temporary file is fsynced, renamed over ``path`` and the folder
-    fsynced, so after a crash ``path`` holds the old or the new bytes. On an
-    exception the temporary file is removed and ``path`` is untouched.
-    """
-    folder = osp.dirname(osp.abspath(path))
-    tmp = osp.join(folder, f'.{osp.basename(path)}.{os.getpid()}.'
-                   f'{secrets.token_hex(4)}{TMP_SUFFIX}')
-    # Created as open() would (mode 0o666 less the umask), not 0o600.
-    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
-    try:
-        yield tmp
-        with open(tmp, 'rb+') as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)
-        raise
-    _fsync_dir(folder)
-
-
-def atomic_write_bytes(path, data: bytes):
-    with atomic_output(path) as tmp, open(tmp, 'wb') as f:
-        f.write(data)
-
-
-def stale_temporaries(folder):
-    """Temporary files a killed :func:`atomic_output` left in ``folder``."""
-    return sorted(glob.glob(osp.join(glob.escape(folder),
-                                     f'.*.*{TMP_SUFFIX}')))
 
 
 @register_backend('atomic_local')
@@ -139,11 +108,20 @@ def is_intact_checkpoint(path) -> bool:
 
 
 def _last_named(work_dir):
+    """The checkpoint ``work_dir/last_checkpoint`` names, taken from
+    ``work_dir`` itself when it holds a file of that name: MMEngine writes
+    an absolute path, which in a copied or moved work dir still points at
+    the original folder."""
     try:
         with open(osp.join(work_dir, 'last_checkpoint')) as f:
-            return f.read().strip() or None
+            named = f.read().strip() or None
     except OSError:
         return None
+    if named is not None:
+        local = osp.join(work_dir, osp.basename(named))
+        if osp.isfile(local):
+            return local
+    return named
 
 
 def newest_intact_checkpoint(work_dir):

@@ -1,7 +1,11 @@
 """Masked-input / reconstruction / original grids for MAE-family models."""
+import os
+
 import numpy as np
 import torch
 from PIL import Image
+
+from mmeff.fileio import atomic_output
 
 
 @torch.no_grad()
@@ -60,5 +64,10 @@ def save_reconstruction_grid(path, originals, masked, recons, mean, std):
     scale = max(1, 256 // originals.shape[-1])
     img = Image.fromarray(grid)
     img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
-    img.save(path)
+    # The temporary name has no image extension: the format comes from
+    # the final one.
+    fmt = Image.registered_extensions().get(
+        os.path.splitext(path)[1].lower(), 'PNG')
+    with atomic_output(path) as tmp:
+        img.save(tmp, format=fmt)
     return path

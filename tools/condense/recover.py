@@ -87,7 +87,7 @@ def main(argv=None):
     except USER_ERRORS as err:  # CondenseError is a DatasetError
         print(f'recover: error: {err}', file=sys.stderr)
         return 2
-    keys = ('preset', 'iterations', 'written', 'skipped', 'seconds',
+    keys = ('preset', 'iterations', 'written', 'skipped', 'redone', 'seconds',
             'image_iterations_per_second', 'peak_rss_mib', 'peak_cuda_mib')
     print(json.dumps({k: result[k] for k in keys if k in result}))
     return 0

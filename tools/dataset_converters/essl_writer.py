@@ -73,6 +73,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     from mmeff.data.essl import write_essl
+    from mmeff.data.essl.writer import ESSLWriteError
 
     # One line per skipped file, without the source location.
     warnings.formatwarning = lambda msg, *a, **k: f'warning: {msg}\n'
@@ -88,9 +89,17 @@ def main(argv=None):
             progress=not args.no_progress, seed=args.seed,
             restart_interval=args.restart_interval,
             overwrite=args.overwrite)
+    except ESSLWriteError as err:  # a fault part-way, not a bad option
+        print(f'essl_writer: error: {err}', file=sys.stderr)
+        return 1
     except (OSError, ValueError) as err:
         print(f'essl_writer: error: {err}', file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f'essl_writer: interrupted; {args.output} and its sidecar were '
+              'left as they were (nothing half-written remains); run the '
+              'same command again to convert', file=sys.stderr)
+        return 130
     modes = ', '.join(f'{k} {v}' for k, v in meta['record_modes'].items())
     print(f'wrote {meta["num_samples"]} images ({modes}; '
           f'{len(meta["classes"])} classes; {meta["file_bytes"] / 2**20:.1f}'

@@ -20,6 +20,9 @@
 // state is thread-local and OpenCV is kept single-threaded.
 #include <Python.h>
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <csetjmp>
 #include <cstdint>
 #include <cstdio>
@@ -118,6 +121,36 @@ struct ScanLayout {
 constexpr int kNotSpliced = 1;  // decode the record as it is
 
 inline int be16(const uint8_t* p) { return (p[0] << 8) | p[1]; }
+
+inline uint32_t be32(const uint8_t* p) {
+  return (static_cast<uint32_t>(p[0]) << 24) | (p[1] << 16) | (p[2] << 8) |
+         p[3];
+}
+
+// Bus errors inside a guarded memory map (a file truncated or rewritten
+// under a reader) end the process with one line naming the file instead of
+// a bare SIGBUS; faults elsewhere go to the handler installed before.
+constexpr int kGuards = 32;
+struct Guard {
+  std::atomic<uintptr_t> begin{0}, end{0};
+  char message[1024];
+  size_t length = 0;
+};
+Guard g_guards[kGuards];
+struct sigaction g_previous_bus;
+std::atomic<int> g_bus_installed{0};
+
+void on_bus_error(int sig, siginfo_t* info, void* context) {
+  const uintptr_t at = reinterpret_cast<uintptr_t>(info->si_addr);
+  for (Guard& g : g_guards) {
+    if (at >= g.begin.load() && at < g.end.load()) {
+      ssize_t ignored = write(2, g.message, g.length);
+      (void)ignored;
+      _exit(1);
+    }
+  }
+  sigaction(SIGBUS, &g_previous_bus, nullptr);  // re-faults into it
+}
 
 inline void put_be16(uint8_t* p, int v) {
   p[0] = static_cast<uint8_t>(v >> 8);
@@ -427,8 +460,9 @@ void finish_layout(uint8_t* hwc, uint8_t* dst, int out_h, int out_w,
   timer->mark(kLayout);
 }
 
-int decode_jpeg_crop(const uint8_t* src, uint64_t src_size, int cy, int cx,
-                     int ch, int cw, uint8_t* tmp, uint64_t tmp_size,
+int decode_jpeg_crop(const uint8_t* src, uint64_t src_size, int img_h,
+                     int img_w, int cy, int cx, int ch, int cw, uint8_t* tmp,
+                     uint64_t tmp_size,
                      uint8_t* dst, int out_h, int out_w, int interp,
                      int dct_scaling, int* used_scale, int channels_first,
                      StageTimer* timer) {
@@ -455,6 +489,16 @@ int decode_jpeg_crop(const uint8_t* src, uint64_t src_size, int cy, int cx,
   d.err.pub.num_warnings = 0;
   jpeg_mem_src(&cinfo, src, static_cast<unsigned long>(src_size));
   jpeg_read_header(&cinfo, TRUE);
+  // The frame must lie within the size the record index gives (exactly
+  // that size unless spliced): a header claiming 30000^2 would otherwise
+  // size the decoder's buffers.
+  const int64_t fw_end = static_cast<int64_t>(ox) + cinfo.image_width;
+  const int64_t fh_end = static_cast<int64_t>(oy) + cinfo.image_height;
+  if (fw_end > img_w || fh_end > img_h ||
+      (split != kOk && (fw_end != img_w || fh_end != img_h))) {
+    jpeg_abort_decompress(&cinfo);
+    return kCorrupt;
+  }
   if (cx < 0 || cy < 0 || cw <= 0 || ch <= 0 ||
       cx + cw > static_cast<int>(cinfo.image_width) ||
       cy + ch > static_cast<int>(cinfo.image_height)) {
@@ -526,7 +570,8 @@ int decode_record(const uint8_t* src, uint64_t src_size, int mode, int img_h,
                   int channels_first, StageTimer* timer) {
   try {
     if (mode == kJpeg) {
-      return decode_jpeg_crop(src, src_size, cy, cx, ch, cw, tmp, tmp_size,
+      return decode_jpeg_crop(src, src_size, img_h, img_w, cy, cx, ch, cw,
+                              tmp, tmp_size,
                               dst, out_h, out_w, interp, dct_scaling,
                               used_scale, channels_first, timer);
     }
@@ -539,6 +584,11 @@ int decode_record(const uint8_t* src, uint64_t src_size, int mode, int img_h,
       cv::Mat img(img_h, img_w, CV_8UC3, const_cast<uint8_t*>(src));
       resize_box(img, cx, cy, cw, ch, out, out_h, out_w, interp);
     } else if (mode == kPng) {
+      // The IHDR's size must be the index's before anything is allocated
+      // for it: a header claiming 30000^2 would take 2.7 GB.
+      if (src_size < 24 || be32(src + 16) != static_cast<uint32_t>(img_w) ||
+          be32(src + 20) != static_cast<uint32_t>(img_h))
+        return kCorrupt;
       cv::Mat buf(1, static_cast<int>(src_size), CV_8U,
                   const_cast<uint8_t*>(src));
       cv::Mat bgr = cv::imdecode(buf, cv::IMREAD_COLOR);
@@ -614,6 +664,38 @@ int essl_splice_crop(const uint8_t* src, uint64_t src_size, int cy, int cx,
   std::memcpy(out, spliced.data(), spliced.size());
   *written = spliced.size();
   return kOk;
+}
+
+// Report a bus error in [begin, begin + length) with `message` (one line,
+// at most 1023 bytes) and exit 1. Returns the guard's slot, or -1 if all
+// are taken.
+int essl_guard_mapping(uint64_t begin, uint64_t length, const char* message) {
+  if (!g_bus_installed.exchange(1)) {
+    struct sigaction action;
+    std::memset(&action, 0, sizeof(action));
+    action.sa_sigaction = on_bus_error;
+    action.sa_flags = SA_SIGINFO;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGBUS, &action, &g_previous_bus);
+  }
+  for (int i = 0; i < kGuards; ++i) {
+    Guard& g = g_guards[i];
+    uintptr_t expected = 0;
+    if (g.end.load() != 0 || !g.begin.compare_exchange_strong(expected, 1))
+      continue;
+    g.length = strnlen(message, sizeof(g.message) - 1);
+    std::memcpy(g.message, message, g.length);
+    g.begin.store(begin);
+    g.end.store(begin + length);
+    return i;
+  }
+  return -1;
+}
+
+void essl_unguard_mapping(int slot) {
+  if (slot < 0 || slot >= kGuards) return;
+  g_guards[slot].end.store(0);
+  g_guards[slot].begin.store(0);
 }
 
 }  // extern "C"

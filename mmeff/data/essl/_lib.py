@@ -42,6 +42,31 @@ essl_splice_crop.argtypes = [
 ]
 essl_splice_crop.restype = c_int
 
+essl_guard_mapping = _lib.essl_guard_mapping
+essl_guard_mapping.argtypes = [c_uint64, c_uint64, ctypes.c_char_p]
+essl_guard_mapping.restype = c_int
+essl_unguard_mapping = _lib.essl_unguard_mapping
+essl_unguard_mapping.argtypes = [c_int]
+essl_unguard_mapping.restype = None
+
+
+def guard_mapping(mapping, path):
+    """Until ``mapping`` (a numpy memory map of ``path``) is collected, a
+    read of it that faults because the file shrank under it ends the process
+    with one line naming ``path`` (exit 1) instead of a bare SIGBUS."""
+    import weakref
+    message = (f'error: {path} was truncated or rewritten in place while '
+               'being read (bus error); training stopped. Replace ESSL files '
+               'by writing a new file and renaming it, then resume\n')
+    base = mapping.ctypes.data
+    slot = essl_guard_mapping(base, mapping.nbytes,
+                              message.encode(errors='replace')[:1023])
+    # Views of the map (record slices) keep it alive, so this runs only
+    # once nothing can read the mapped range any more.
+    weakref.finalize(mapping, essl_unguard_mapping, slot)
+    return slot
+
+
 # Stage timing inside the decoder (off unless switched on; for benchmarks).
 essl_profile = _lib.essl_profile
 essl_profile.argtypes = [c_int]

@@ -37,12 +37,14 @@ from ._lib import INTERPOLATION, essl_decode_crop  # noqa: E402
 
 
 def _pair(size, name):
-    if isinstance(size, int):
-        return (size, size)
+    if isinstance(size, int) and not isinstance(size, bool):
+        size = (size, size)
     if (isinstance(size, (tuple, list)) and len(size) == 2
-            and all(isinstance(s, int) and s > 0 for s in size)):
+            and all(isinstance(s, int) and not isinstance(s, bool) and s > 0
+                    for s in size)):
         return tuple(size)
-    raise ValueError(f'{name} must be an int or (h, w), got {size!r}')
+    raise ValueError(f'{name} must be a positive int or (h, w) of positive '
+                     f'ints (pixels), got {size!r}')
 
 
 @numba.njit(nogil=True, cache=False)
@@ -175,6 +177,8 @@ def build_decoder(cfg):
 
 
 _BATCH_KERNELS = {}
+#: Status of an image whose decode thread had no scratch row.
+NO_SCRATCH = -4
 
 
 def batch_kernel(decoder):
@@ -187,6 +191,9 @@ def batch_kernel(decoder):
     boxes :class:`_CropDecoder` draws for ``(seed, epoch, sample)``;
     ``status[j]`` receives each image's decoder status. Output size and box
     parameters are arguments, so one compilation serves every resolution.
+    ``scratch`` has one row per thread of the parallel region (numba's
+    ``get_thread_id`` is below ``get_num_threads``), so its size does not
+    grow with the batch; a thread without a row reports :data:`NO_SCRATCH`.
     """
     box_fn = type(decoder).box_fn
     if box_fn not in _BATCH_KERNELS:
@@ -199,12 +206,16 @@ def batch_kernel(decoder):
                    dct):
             out_h, out_w = out.shape[2], out.shape[3]
             for j in numba.prange(len(samples)):
+                t = numba.get_thread_id()
+                if t >= scratch.shape[0]:
+                    status[j] = NO_SCRATCH
+                    continue
                 s = samples[j]
                 top, left, h, w = box(heights[s], widths[s], a0, a1, a2, a3,
                                       a4, sample_key(seed, epoch, s))
                 status[j] = decode(
                     base + ptrs[s], sizes[s], modes[s], heights[s],
-                    widths[s], top, left, h, w, scratch[j].ctypes.data,
+                    widths[s], top, left, h, w, scratch[t].ctypes.data,
                     scratch.shape[1], out[j].ctypes.data, out_h, out_w,
                     interp, dct, 0, 1)
 

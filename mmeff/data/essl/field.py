@@ -22,16 +22,46 @@ WRITE_MODES = ('raw', 'jpg', 'png', 'proportion', 'smart')
 ESSL_IMAGE_TYPE_ID = 41
 
 
+def stored_size(height, width, max_resolution):
+    """``(h, w)`` an image of that size is stored at: the longer side shrunk
+    to at most ``max_resolution`` (None: kept)."""
+    if not max_resolution:
+        return height, width
+    ratio = max_resolution / max(height, width)
+    if ratio >= 1:
+        return height, width
+    return (max(1, int(round(height * ratio))),
+            max(1, int(round(width * ratio))))
+
+
 def limit_resolution(image, max_resolution):
     """Shrink ``image`` so its longer side is at most ``max_resolution``."""
-    if not max_resolution:
-        return image
     h, w = image.shape[:2]
-    ratio = max_resolution / max(h, w)
-    if ratio >= 1:
+    size = stored_size(h, w, max_resolution)
+    if size == (h, w):
         return image
-    size = (max(1, int(round(w * ratio))), max(1, int(round(h * ratio))))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    return cv2.resize(image, size[::-1], interpolation=cv2.INTER_AREA)
+
+
+#: FFCV's record index holds widths and heights as uint16.
+MAX_SIDE = 65535
+
+
+def check_option_ranges(max_resolution, restart_interval):
+    """Reject values FFCV would store silently wrong (one line each)."""
+    if max_resolution is not None and (
+            isinstance(max_resolution, bool) or
+            not isinstance(max_resolution, int) or
+            not 1 <= max_resolution <= MAX_SIDE):
+        raise ValueError(
+            f'max_resolution must be an int in [1, {MAX_SIDE}] (pixels of '
+            'the longer side), or left out to keep full resolution; got '
+            f'{max_resolution!r}')
+    if not isinstance(restart_interval, int) or \
+            not 0 <= restart_interval <= 65535:
+        raise ValueError(
+            'restart_interval must be an int in [0, 65535] (MCUs; 0: no '
+            f'markers), got {restart_interval!r}')
 
 
 # cv2's JPEG encoder subsamples chroma 4:2:0: 16x16-pixel MCUs.
@@ -102,18 +132,15 @@ class ESSLImageField(RGBImageField):
         if not 0.0 <= compress_probability <= 1.0:
             raise ValueError('compress_probability must be in [0, 1], got '
                              f'{compress_probability}')
-        if write_mode == 'smart' and smart_threshold is None:
-            raise ValueError("write_mode='smart' needs smart_threshold "
+        if write_mode == 'smart' and (smart_threshold is None or
+                                      smart_threshold < 0):
+            raise ValueError("write_mode='smart' needs smart_threshold >= 0 "
                              '(raw bytes above which an image is JPEG-coded)')
+        check_option_ranges(max_resolution, restart_interval)
         super().__init__(write_mode=write_mode, max_resolution=max_resolution,
                          smart_threshold=smart_threshold,
                          jpeg_quality=jpeg_quality,
                          compress_probability=compress_probability)
-        if not isinstance(restart_interval, int) or \
-                not 0 <= restart_interval <= 65535:
-            raise ValueError(
-                'restart_interval must be an int in [0, 65535] (MCUs; 0: no '
-                f'markers), got {restart_interval!r}')
         self.seed = seed
         self.restart_interval = restart_interval
 

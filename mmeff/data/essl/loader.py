@@ -214,15 +214,22 @@ class ESSLLoader:
                 f'drop_last={self.drop_last} leaves no batch; lower '
                 'batch_size or set drop_last=False')
 
+    def _threads(self):
+        import numba
+        return min(self.num_workers, numba.config.NUMBA_NUM_THREADS)
+
     def _table(self):
-        """The file's record table and memory map, read once."""
+        """The file's record table and memory map, read once; one decode
+        window per thread (not per image: a batch of 512 over a file with
+        one 6000x4000 photo would ask for 34 GiB)."""
         if self._records is None:
+            from ._lib import guard_mapping
             table = self._file.table()
             table['file'] = np.memmap(self.path, np.uint8, mode='r')
-            table['scratch'] = np.zeros(
-                (self.batch_size,
-                 int((table['heights'].astype(np.int64) *
-                      table['widths']).max()) * 3), np.uint8)
+            guard_mapping(table['file'], self.path)
+            largest = int((table['heights'].astype(np.int64) *
+                           table['widths']).max()) * 3
+            table['scratch'] = np.empty((self._threads(), largest), np.uint8)
             self._records = table
         return self._records
 
@@ -235,8 +242,7 @@ class ESSLLoader:
         from .decoders import batch_kernel, kernel_args
         t = self._table()
         a0, a1, a2, a3, a4, interp, dct = kernel_args(self.decoder)
-        numba.set_num_threads(min(self.num_workers,
-                                  numba.config.NUMBA_NUM_THREADS))
+        numba.set_num_threads(self._threads())
         batch_kernel(self.decoder)(
             t['file'].ctypes.data, t['ptrs'], t['sizes'], t['modes'],
             t['heights'], t['widths'], samples, np.uint64(self.seed % 2**64),
@@ -285,9 +291,13 @@ class ESSLLoader:
     def decode_checked(self, samples, epoch, out):
         """:meth:`decode_into` with corrupt records replaced; the records
         decoded (after replacement)."""
+        from .decoders import NO_SCRATCH
         samples = self.checked(samples)
         status = np.zeros(len(samples), np.int32)
         self.decode_into(samples, epoch, out, status)
+        if (status == NO_SCRATCH).any():  # not the data's fault
+            raise RuntimeError(f'{self.path}: a decode thread had no scratch '
+                               'window (more numba threads than expected)')
         bad = np.flatnonzero(status)
         while len(bad):
             for j in bad:

@@ -64,7 +64,56 @@ def read_sidecar(path):
         raise ESSLFileError(
             f'{meta_path}: ESSL format {version}, this mmeff reads format '
             f'{ESSL_FORMAT_VERSION}; {_REWRITE}')
+    problem = sidecar_problem(meta)
+    if problem is not None:
+        raise ESSLFileError(f'{meta_path}: {problem}; {_REWRITE}')
     return meta
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _int_list(value):
+    return isinstance(value, list) and all(_is_int(v) and v >= 0
+                                           for v in value)
+
+
+def _str_list(value):
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+# The one schema of a sidecar: key -> (check, what it must be).
+SIDECAR_SCHEMA = dict(
+    num_samples=(lambda v: _is_int(v) and v >= 0, 'a count'),
+    file_bytes=(lambda v: _is_int(v) and v > 0, 'a size in bytes'),
+    index_crc32=(lambda v: _is_int(v) and 0 <= v < 2**32, 'a CRC-32'),
+    max_height=(lambda v: _is_int(v) and v >= 0, 'a size in pixels'),
+    max_width=(lambda v: _is_int(v) and v >= 0, 'a size in pixels'),
+    classes=(_str_list, 'a list of class names'),
+    class_counts=(_int_list, 'a list of counts'),
+    empty_classes=(_str_list, 'a list of class names'),
+    skipped=(lambda v: isinstance(v, list), 'a list'),
+    options=(lambda v: isinstance(v, dict), 'a dict'),
+    record_modes=(lambda v: isinstance(v, dict), 'a dict'),
+)
+
+
+def sidecar_problem(meta):
+    """What is wrong with sidecar dict ``meta`` (keys, types, lengths),
+    or ``None``."""
+    for key, (ok, what) in SIDECAR_SCHEMA.items():
+        if key not in meta:
+            return f'field {key!r} is missing'
+        if not ok(meta[key]):
+            return f'field {key!r} must be {what}, got {meta[key]!r:.60}'
+    if len(meta['class_counts']) != len(meta['classes']):
+        return (f'{len(meta["classes"])} classes but '
+                f'{len(meta["class_counts"])} class counts')
+    if sum(meta['class_counts']) != meta['num_samples']:
+        return (f'class counts add up to {sum(meta["class_counts"])}, not '
+                f'num_samples {meta["num_samples"]}')
+    return None
 
 
 def index_crc32(reader):
@@ -118,6 +167,27 @@ def open_essl(path):
     return meta, reader
 
 
+def encoded_size(data):
+    """``(height, width)`` from a JPEG's frame header or a PNG's IHDR,
+    without decoding; ``None`` if neither is found."""
+    data = bytes(data[:1 << 16]) if len(data) > 1 << 16 else bytes(data)
+    if data[:8] == b'\x89PNG\r\n\x1a\n' and len(data) >= 24:
+        return (int.from_bytes(data[20:24], 'big'),
+                int.from_bytes(data[16:20], 'big'))
+    pos = 2 if data[:2] == b'\xff\xd8' else len(data)
+    while pos + 9 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        if marker in _SOF_MARKERS:
+            return (int.from_bytes(data[pos + 5:pos + 7], 'big'),
+                    int.from_bytes(data[pos + 7:pos + 9], 'big'))
+        pos += 2 + int.from_bytes(data[pos + 2:pos + 4], 'big')
+    return None
+
+
+# SOF0-SOF15 less DHT (C4), JPG (C8) and DAC (CC).
+_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
 def record_is_intact(table, data, index):
     """Whether record ``index`` of ``data`` (the file's bytes, e.g. a memory
     map) matches the CRC-32 in ``table`` (:meth:`ESSLRecords.table`)."""
@@ -138,6 +208,26 @@ class ESSLRecords:
         self.labels = meta[f'f{names.index("label")}']  # IntField: plain int64
         table = self.reader.alloc_table
         self._sizes = dict(zip(table['ptr'].tolist(), table['size'].tolist()))
+        self._check_index_against_sidecar()
+
+    def _check_index_against_sidecar(self):
+        """Labels within the sidecar's classes, sizes within its maxima
+        (which bound what any decode of a record may allocate)."""
+        meta, n = self.meta, len(self)
+        labels = self.labels.astype(np.int64).reshape(-1)
+        if n and (labels.min() < 0 or labels.max() >= len(meta['classes'])):
+            raise ESSLFileError(
+                f'{self.path}: labels up to {int(labels.max())}, but its '
+                f'sidecar names {len(meta["classes"])} classes; {_REWRITE}')
+        counts = np.bincount(labels, minlength=len(meta['classes']))
+        if counts.tolist() != meta['class_counts']:
+            raise ESSLFileError(f'{self.path}: labels do not match the class '
+                                f'counts of its sidecar; {_REWRITE}')
+        if n and (int(self.images['height'].max()) > meta['max_height'] or
+                  int(self.images['width'].max()) > meta['max_width']):
+            raise ESSLFileError(
+                f'{self.path}: records larger than its sidecar\'s '
+                f'{meta["max_width"]}x{meta["max_height"]}; {_REWRITE}')
 
     def __len__(self):
         return int(self.reader.num_samples)
@@ -180,8 +270,16 @@ class ESSLRecords:
             raise CorruptRecordError(self.path, index, 'checksum mismatch')
         h, w, mode = int(rec['height']), int(rec['width']), int(rec['mode'])
         if mode == RAW:
+            if data.size < h * w * 3:
+                raise CorruptRecordError(self.path, index, 'too short')
             image = data[:h * w * 3].reshape(h, w, 3)
         else:
+            # A header claiming more pixels than the record index would
+            # make the decoder allocate that much.
+            if encoded_size(data) != (h, w):
+                raise CorruptRecordError(
+                    self.path, index, f'its header says {encoded_size(data)}'
+                    f' (h, w), its index {(h, w)}')
             image = cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR),
                                  cv2.COLOR_BGR2RGB)
         return image, int(self.labels[index]), mode

@@ -17,13 +17,23 @@ its index (with a warning and an ``empty_classes`` entry in the sidecar).
 Every source file is checked (fully decoded) in parallel before writing, so a
 corrupt, truncated or non-image file is skipped with a warning and listed in
 the sidecar instead of aborting a long conversion half-way; ``strict=True``
-makes any such file fatal. The file is written under a temporary name beside
-``output`` and renamed when complete, the sidecar last: a write that fails or
-is killed leaves an existing output and its sidecar as they were.
+makes any such file fatal. The check pass also sizes FFCV's pages to hold the
+largest record and refuses images no record can hold (over 65535 px a side).
+
+The file is written under a temporary name beside ``output`` and published
+when complete (:mod:`mmeff.fileio`), the sidecar last: a write that fails, is
+interrupted or is killed leaves an existing output and its sidecar as they
+were. Without ``overwrite`` publishing never replaces a file (a second writer
+racing for the same output fails). A worker that fails (a full disk, a
+record FFCV cannot store) ends the run at once with :class:`ESSLWriteError`
+naming the image; source trees are read following each real folder once,
+and an output inside the sources is refused.
 """
+import errno
 import json
 import os
 import os.path as osp
+import signal
 import warnings
 from multiprocessing import Pool
 
@@ -31,6 +41,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from ...fileio import atomic_output
 from ..checks import DatasetError
 from .reader import (
     ESSL_FORMAT_VERSION,
@@ -40,7 +51,28 @@ from .reader import (
     sidecar_path,
 )
 
-__all__ = ['read_sidecar', 'write_essl']
+__all__ = ['ESSLWriteError', 'read_sidecar', 'write_essl']
+
+
+class ESSLWriteError(ESSLFileError):
+    """Storing an image failed part-way (a worker's error, a full disk)."""
+
+
+def _walk_once(top):
+    """``os.walk(top, followlinks=True)`` that enters each real folder once:
+    a symlink back up the tree (``a/loop -> ../a``) or two links to one
+    folder would otherwise store its images again and again."""
+    seen = set()
+    for folder, dirs, files in os.walk(top, followlinks=True):
+        real = osp.realpath(folder)
+        if real in seen:
+            warnings.warn(f'not following {folder}: it leads to {real}, '
+                          'already read', stacklevel=4)
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs.sort()
+        yield folder, files
 
 
 def _list_class_folders(root):
@@ -52,9 +84,7 @@ def _list_class_folders(root):
         if not osp.isdir(osp.join(root, name)):
             skipped.append((osp.join(root, name), 'not inside a class folder'))
     for label, name in enumerate(classes):
-        for folder, dirs, files in os.walk(osp.join(root, name),
-                                           followlinks=True):
-            dirs.sort()
+        for folder, files in _walk_once(osp.join(root, name)):
             for f in sorted(files):
                 samples.append((osp.join(folder, f), label))
     return samples, classes, skipped
@@ -103,45 +133,78 @@ def load_rgb(path):
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def check_image(path):
-    """``None`` if ``path`` decodes as an image, else why it does not."""
+def inspect_image(path):
+    """``(reason, height, width)``: ``reason`` is ``None`` if ``path``
+    decodes as an image, else why it does not."""
     if not osp.isfile(path):
-        return 'missing'
+        return 'missing', 0, 0
     try:
         # PIL raises on truncated data, which OpenCV decodes as grey rows.
         with Image.open(path) as img:
             img.load()
-        if load_rgb(path).size == 0:
-            return 'empty image'
+        shape = load_rgb(path).shape
+        if 0 in shape:
+            return 'empty image', 0, 0
     except Exception as err:  # PIL raises many types for bad data
-        return f'not a readable image ({type(err).__name__}: {err})'
-    return None
+        return f'not a readable image ({type(err).__name__}: {err})', 0, 0
+    return None, shape[0], shape[1]
+
+
+def check_image(path):
+    """``None`` if ``path`` decodes as an image, else why it does not."""
+    return inspect_image(path)[0]
 
 
 class _ImageList:
     """Indexed dataset FFCV's writer workers read: ((key, image), label)."""
 
-    def __init__(self, samples):
+    def __init__(self, samples, output=None, page_size=None):
         self.samples = samples
+        self.output, self.page_size = output, page_size
+        self.current = None  # the sample a worker is storing
 
     def __len__(self):
         return len(self.samples)
 
     def __getitem__(self, idx):
+        self.current = idx
         path, label = self.samples[idx]
         return (idx, load_rgb(path)), label
 
+    def describe_failure(self, err):
+        """One line on why storing the current sample failed."""
+        path = ('an image' if self.current is None
+                else self.samples[self.current][0])
+        if isinstance(err, OSError) and err.errno in _FULL:
+            return (f'cannot write {self.output} while storing {path}: '
+                    f'{err.strerror}; free space there or choose another '
+                    'output')
+        if isinstance(err, MemoryError):
+            return (f'{path}: its record does not fit one page of the file '
+                    f'({self.page_size} bytes); lower --max-resolution')
+        return f'{path}: cannot store it ({type(err).__name__}: {err})'
+
+
+# A full disk, a file-size limit, a full quota.
+_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+
+
+def _ignore_sigint():
+    # Ctrl-C reaches every process of the group; the main process alone
+    # reports it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
 
 def _check_all(paths, num_workers, progress):
+    """``(reason, height, width)`` of every path (:func:`inspect_image`)."""
     from tqdm import tqdm
     if num_workers > 1 and len(paths) > 1:
-        with Pool(num_workers) as pool:
-            it = pool.imap(check_image, paths, chunksize=64)
+        with Pool(num_workers, initializer=_ignore_sigint) as pool:
+            it = pool.imap(inspect_image, paths, chunksize=64)
             return list(tqdm(it, total=len(paths), desc='checking',
                              disable=not progress))
-    return [check_image(p) for p in tqdm(paths, desc='checking',
-                                         disable=not progress)]
-
+    return [inspect_image(p) for p in tqdm(paths, desc='checking',
+                                           disable=not progress)]
 
 
 def _list_samples(source, ann_file, classes):
@@ -162,11 +225,12 @@ def _list_samples(source, ann_file, classes):
 
 def _readable(samples, skipped, num_workers, strict, progress, where):
     """The samples whose files decode; the rest joins ``skipped``."""
-    reasons = _check_all([p for p, _ in samples], num_workers, progress)
-    good = []
-    for (path, label), reason in zip(samples, reasons):
+    checked = _check_all([p for p, _ in samples], num_workers, progress)
+    good, sizes = [], []
+    for (path, label), (reason, height, width) in zip(samples, checked):
         if reason is None:
             good.append((path, label))
+            sizes.append((height, width))
         else:
             skipped.append((path, reason))
     if strict and skipped:
@@ -177,17 +241,79 @@ def _readable(samples, skipped, num_workers, strict, progress, where):
         warnings.warn(f'skipping {path}: {reason}', stacklevel=3)
     if not good:
         raise DatasetError(f'no readable images in {where}')
-    return good
+    return good, sizes
+
+
+# FFCV's default page (8 MiB) and its largest (page offsets are uint32).
+_PAGE, _MAX_PAGE = 1 << 23, 1 << 31
+
+
+def _page_size(good, sizes, max_resolution):
+    """The file's page size: FFCV stores a record within one page, so the
+    page must hold the largest record (raw pixels bound every mode's); an
+    image that cannot be stored is refused before anything is written."""
+    from .field import MAX_SIDE, stored_size
+    largest, where = 0, None
+    for (path, _), (height, width) in zip(good, sizes):
+        height, width = stored_size(height, width, max_resolution)
+        if max(height, width) > MAX_SIDE:
+            raise DatasetError(
+                f'{path}: {width}x{height} pixels; ESSL records hold at most '
+                f'{MAX_SIDE} per side: pass --max-resolution (e.g. 500)')
+        if height * width * 3 > largest:
+            largest, where = height * width * 3, path
+    # Room for the PNG / JPEG framing of an incompressible image.
+    need = largest + largest // 64 + 4096
+    if need > _MAX_PAGE:
+        raise DatasetError(
+            f'{where}: its record may take {need} bytes, more than an FFCV '
+            f'page can hold ({_MAX_PAGE}); pass --max-resolution')
+    page = _PAGE
+    while page < need:
+        page *= 2
+    return page
+
+
+def _refuse_inside_sources(output, source, ann_file, classes, samples):
+    """An output among the inputs would replace or be read as a source: in
+    a class-folder tree anywhere under it; with an annotation list, one of
+    the listed images or the list itself."""
+    out = osp.realpath(output)
+    for path in (ann_file, classes if isinstance(classes, str) else None):
+        if path is not None and osp.realpath(path) in (
+                out, osp.realpath(sidecar_path(output))):
+            raise ESSLFileError(f'output {output} is the input file {path}; '
+                                'choose another output')
+    if ann_file is not None:
+        listed = next((p for p, _ in samples if osp.realpath(p) == out),
+                      None)
+        if listed is not None:
+            raise ESSLFileError(f'output {output} is the source image '
+                                f'{listed}; choose another output')
+        return
+    root = osp.realpath(source)
+    if out == root or out.startswith(root.rstrip(os.sep) + os.sep):
+        raise ESSLFileError(
+            f'output {output} lies inside the source folder {source}, whose '
+            'files it would replace or be read as; write it outside')
 
 
 def _refuse_existing(output, overwrite):
     if overwrite:
         return
     for path in (output, sidecar_path(output)):
-        if osp.exists(path):
+        if osp.lexists(path):
             raise ESSLFileError(
                 f'{path} exists; pass --overwrite (overwrite=True) to '
                 'replace it')
+
+
+def _check_options(num_workers, chunk_size):
+    for name, value in (('num_workers', num_workers),
+                        ('chunk_size', chunk_size)):
+        if value is not None and (isinstance(value, bool) or
+                                  not isinstance(value, int) or value < 1):
+            raise ValueError(f'{name} must be an int >= 1, got {value!r}')
 
 
 def write_essl(source, output, ann_file=None, classes=None, write_mode='jpg',
@@ -223,13 +349,15 @@ def write_essl(source, output, ann_file=None, classes=None, write_mode='jpg',
     field = ESSLImageField(write_mode, max_resolution, jpeg_quality,
                            compress_probability, smart_threshold, seed,
                            restart_interval)
-    if chunk_size < 1:
-        raise ValueError(f'chunk_size must be >= 1, got {chunk_size}')
+    _check_options(num_workers, chunk_size)
     _refuse_existing(output, overwrite)
     num_workers = num_workers or os.cpu_count()
+    names = classes
     samples, classes, skipped = _list_samples(source, ann_file, classes)
-    good = _readable(samples, skipped, num_workers, strict, progress,
-                     ann_file or source)
+    _refuse_inside_sources(output, source, ann_file, names, samples)
+    good, sizes = _readable(samples, skipped, num_workers, strict, progress,
+                            ann_file or source)
+    page_size = _page_size(good, sizes, max_resolution)
     empty = _warn_empty_classes(good, classes, source, ann_file)
     options = dict(
         write_mode=write_mode, max_resolution=max_resolution,
@@ -240,8 +368,9 @@ def write_essl(source, output, ann_file=None, classes=None, write_mode='jpg',
         chunk_size=chunk_size, strict=strict)
     summary = dict(source=osp.abspath(source), ann_file=ann_file,
                    options=options, skipped=skipped, classes=classes,
-                   empty_classes=empty)
-    return _write_atomically(output, field, good, summary)
+                   empty_classes=empty, progress=progress)
+    return _write_atomically(output, field, good, summary, page_size,
+                             exclusive=not overwrite)
 
 
 def _warn_empty_classes(good, classes, source, ann_file):
@@ -257,32 +386,30 @@ def _warn_empty_classes(good, classes, source, ann_file):
     return empty
 
 
-def _write_atomically(output, field, good, summary):
+def _write_atomically(output, field, good, summary, page_size,
+                      exclusive=False):
     """Write ``output`` and its sidecar under temporary names beside them,
-    then rename them into place, the sidecar last."""
-    from ._ffcv import DatasetWriter, IntField
+    then publish them (:mod:`mmeff.fileio`), the sidecar last; with
+    ``exclusive`` neither replaces a file that appeared meanwhile."""
+    from ._ffcv import DatasetWriter, IntField, WorkerFailure, write_indexed
     os.makedirs(osp.dirname(osp.abspath(output)), exist_ok=True)
-    suffix = f'.tmp-{os.getpid()}'
-    tmp, tmp_meta = output + suffix, sidecar_path(output) + suffix
-    try:
-        opts = summary['options']
+    opts = summary['options']
+    meta_out = sidecar_path(output)
+    # Leaving the inner block publishes the file, then the outer its sidecar.
+    with atomic_output(meta_out, exclusive) as tmp_meta, \
+            atomic_output(output, exclusive) as tmp:
         writer = DatasetWriter(tmp, {'image': field, 'label': IntField()},
+                               page_size=page_size,
                                num_workers=opts['num_workers'])
-        writer.from_indexed_dataset(_ImageList(good),
-                                    chunksize=opts['chunk_size'])
+        try:
+            write_indexed(writer, _ImageList(good, output, page_size),
+                          opts['chunk_size'], summary['progress'])
+        except WorkerFailure as err:
+            raise ESSLWriteError(f'{err}; {output} was left as it '
+                                 'was') from None
         meta = _summarise(tmp, good, summary)
-        with open(tmp, 'rb+') as f:
-            os.fsync(f.fileno())
         with open(tmp_meta, 'w') as f:
             json.dump(meta, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, output)
-        os.replace(tmp_meta, sidecar_path(output))
-    finally:
-        for path in (tmp, tmp_meta):
-            if osp.exists(path):
-                os.remove(path)
     return meta
 
 

@@ -9,6 +9,7 @@ from mmpretrain.registry import HOOKS
 
 from mmeff.engine.utils import unwrap_model
 from mmeff.evaluation import extract_features, knn_top1, linear_probe_top1
+from mmeff.fileio import atomic_write_bytes
 
 
 @HOOKS.register_module()
@@ -112,5 +113,5 @@ class FeatureProbeHook(Hook):
                                       step=point['iterations'])
         runner.logger.info(f'probe: {point}')
         if is_main_process():
-            with open(osp.join(runner.work_dir, self.out_file), 'w') as f:
-                json.dump(self.curve, f, indent=1)
+            atomic_write_bytes(osp.join(runner.work_dir, self.out_file),
+                               json.dumps(self.curve, indent=1).encode())

@@ -320,9 +320,9 @@ def test_a_killed_write_leaves_the_old_output_untouched(photo_folder,
     env = dict(os.environ, PYTHONPATH=REPO)
     proc = subprocess.Popen([PYTHON, '-c', code], start_new_session=True,
                             cwd=REPO, env=env)
-    tmp = out.parent / f'{out.name}.tmp-{proc.pid}'
     deadline = time.monotonic() + 120
-    while not tmp.exists():  # made when the records start (24 x 0.05 s)
+    # made when the records start (24 x 0.05 s)
+    while not list(out.parent.glob(f'.{out.name}.{proc.pid}.*.tmp')):
         assert proc.poll() is None and time.monotonic() < deadline
         time.sleep(0.02)
     time.sleep(0.3)
