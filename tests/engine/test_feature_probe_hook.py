@@ -60,3 +60,19 @@ def test_probe_every_n_iterations(tiny_image_folder, tmp_path):
         curve = json.load(f)
     assert [p['iterations'] for p in curve] == [4, 8, 10]
     assert [p['images_seen'] for p in curve] == [32, 64, 80]
+
+
+def test_linear_probe_points_equal_a_probe_of_the_same_features(
+        tiny_image_folder, tmp_path):
+    from mmeff.evaluation import extract_features, linear_probe_top1
+    runner = make_runner(tiny_image_folder, tmp_path, interval_iters=4,
+                         linear=True)
+    runner.train_loop._max_iters = 4
+    runner.train()
+    with open(tmp_path / 'probe_curve.json') as f:
+        curve = json.load(f)
+    hook = next(h for h in runner.hooks if hasattr(h, 'loaders'))
+    model = runner.model
+    train = extract_features(model, hook.loaders['train'])
+    val = extract_features(model, hook.loaders['val'])
+    assert curve[-1]['linear_top1'] == round(linear_probe_top1(*train, *val), 2)

@@ -6,16 +6,10 @@ import shutil
 import pytest
 
 from mmeff.data.essl import CorruptRecordError, ESSLFileError, ESSLRecords
+from tests.helpers.essl import copy_beton
 from tests.helpers.tools import PYTHON, run_tool
 
 VERIFY = 'tools/dataset_converters/essl_verify.py'
-
-
-def _copy(beton, tmp_path, name='c.beton'):
-    path = str(tmp_path / name)
-    shutil.copy(beton, path)
-    shutil.copy(beton + '.meta.json', path + '.meta.json')
-    return path
 
 
 def flip_record_bytes(path, records):
@@ -32,7 +26,7 @@ def flip_record_bytes(path, records):
 
 
 def test_truncated_file_is_named(photo_beton, tmp_path):
-    path = _copy(photo_beton, tmp_path)
+    path = copy_beton(photo_beton, tmp_path)
     size = osp.getsize(path)
     with open(path, 'r+b') as f:
         f.truncate(size // 2)
@@ -42,7 +36,7 @@ def test_truncated_file_is_named(photo_beton, tmp_path):
 
 
 def test_a_file_that_is_not_ffcv_is_named(photo_beton, tmp_path):
-    path = _copy(photo_beton, tmp_path)
+    path = copy_beton(photo_beton, tmp_path)
     with open(path, 'wb') as f:
         f.write(b'\x89PNG' + bytes(4000))
     with pytest.raises(ESSLFileError, match=f'{path}: not an FFCV file '
@@ -62,7 +56,7 @@ def test_missing_file_or_sidecar_is_named(photo_beton, tmp_path):
 def test_a_damaged_index_is_caught(photo_beton, tmp_path):
     """A changed label (in FFCV's record index) fails the index checksum."""
     from mmeff.data.essl._ffcv import HeaderType
-    path = _copy(photo_beton, tmp_path)
+    path = copy_beton(photo_beton, tmp_path)
     recs = ESSLRecords(path)
     offset = HeaderType.itemsize + recs.reader.field_descriptors.nbytes
     with open(path, 'r+b') as f:  # the first record's metadata
@@ -74,7 +68,7 @@ def test_a_damaged_index_is_caught(photo_beton, tmp_path):
 
 
 def test_flipped_bytes_in_jpeg_records_are_all_found(photo_beton, tmp_path):
-    path = _copy(photo_beton, tmp_path)
+    path = copy_beton(photo_beton, tmp_path)
     flipped = list(range(1, 22))  # 21 of the 24 JPEG records
     flip_record_bytes(path, flipped)
     recs = ESSLRecords(path)
@@ -86,7 +80,7 @@ def test_flipped_bytes_in_jpeg_records_are_all_found(photo_beton, tmp_path):
 
 
 def test_flipped_bytes_in_raw_records_are_found(fmnist_beton, tmp_path):
-    path = _copy(fmnist_beton, tmp_path)
+    path = copy_beton(fmnist_beton, tmp_path)
     flip_record_bytes(path, [0, 39])
     assert ESSLRecords(path).corrupt_records() == [0, 39]
 
@@ -108,7 +102,7 @@ def test_verify_tool_exit_status_and_bad_records(photo_beton, tmp_path,
     assert _verify_main([missing]) == 2
     assert capsys.readouterr().err.strip() == \
         f'essl_verify: error: ESSL file not found: {missing}'
-    path = _copy(photo_beton, tmp_path)
+    path = copy_beton(photo_beton, tmp_path)
     flip_record_bytes(path, [2, 5, 23])
     res = run_tool([PYTHON, VERIFY, path])  # as a user runs it
     assert res.returncode == 1, res.stderr
@@ -119,7 +113,7 @@ def test_verify_tool_exit_status_and_bad_records(photo_beton, tmp_path,
 def test_train_reports_a_truncated_file_in_one_line(fmnist_beton, tmp_path,
                                                     capsys):
     from mmeff.apis import train_main
-    path = _copy(fmnist_beton, tmp_path)
+    path = copy_beton(fmnist_beton, tmp_path)
     with open(path, 'r+b') as f:
         f.truncate(1000)
     config = 'configs/essl/mae_vit-tiny-p4_1xb64-coslr-30e_fashion-mnist_essl.py'

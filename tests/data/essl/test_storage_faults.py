@@ -3,7 +3,6 @@ the loader and bad decoder settings: one line each, bounded memory."""
 import json
 import os
 import os.path as osp
-import shutil
 import zlib
 
 import cv2
@@ -12,17 +11,11 @@ import pytest
 
 from mmeff.data.essl import CorruptRecordError, ESSLFileError, ESSLRecords
 from mmeff.data.essl.loader import ESSLLoader
+from tests.helpers.essl import copy_beton
 from tests.helpers.tools import PYTHON, REPO, run_tool
 
 VERIFY = osp.join(REPO, 'tools', 'dataset_converters', 'essl_verify.py')
 REWRITE = 'rewrite it with tools/dataset_converters/essl_writer.py'
-
-
-def _copy(beton, tmp_path, name='c.beton'):
-    path = str(tmp_path / name)
-    shutil.copy(beton, path)
-    shutil.copy(beton + '.meta.json', path + '.meta.json')
-    return path
 
 
 def _edit_sidecar(path, edit):
@@ -55,7 +48,7 @@ def _loader(path, **kw):
 def test_a_cut_or_mistyped_class_list_is_refused(photo_beton, tmp_path):
     """Case 6: ``classes`` cut short or not a list: the loader and
     essl_verify refuse it in one line."""
-    path = _copy(photo_beton, tmp_path)
+    path = copy_beton(photo_beton, tmp_path)
     snap = _edit_sidecar(path, lambda m: m.update(classes=m['classes'][:2]))
     _verify_fails(path, '2 classes but 3 class counts', snap)
     with pytest.raises(ESSLFileError, match='2 classes but 3 class counts'):
@@ -76,7 +69,7 @@ def test_a_cut_or_mistyped_class_list_is_refused(photo_beton, tmp_path):
 def test_missing_or_mistyped_sidecar_keys_are_named(photo_beton, tmp_path):
     """Case 15: a missing key and a size stored as text are named, not a
     bare KeyError or "N bytes, but its sidecar records N"."""
-    path = _copy(photo_beton, tmp_path)
+    path = copy_beton(photo_beton, tmp_path)
     snap = _edit_sidecar(path, lambda m: m.pop('file_bytes'))
     _verify_fails(path, "field 'file_bytes' is missing", snap)
     size = os.path.getsize(path)
@@ -161,7 +154,7 @@ print('read past the end without a fault')
 def test_a_file_truncated_under_the_loader_is_named(photo_beton, tmp_path):
     """Case 13: the file shrinks while mapped: one line naming it, exit 1,
     instead of a silent death by SIGBUS (exit 135)."""
-    path = _copy(photo_beton, tmp_path)
+    path = copy_beton(photo_beton, tmp_path)
     res = run_tool([PYTHON, '-c', _BUS, path])
     assert res.returncode == 1, res.stderr[-2000:]
     assert res.stderr.strip().splitlines()[-1] == (
