@@ -16,7 +16,7 @@ from mmengine.dist import get_rank
 from mmengine.runner import Runner
 from mmpretrain.registry import RUNNERS
 
-from mmeff.engine.config import ConfigError
+from mmeff.errors import ConfigError
 
 from .loader import ESSLLoader, build_essl_loader
 
