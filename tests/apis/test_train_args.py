@@ -95,6 +95,11 @@ def test_bad_test_flags_are_config_errors(argv, message):
         merged_test_cfg(*argv)
 
 
-def test_show_needs_a_visualization_hook():
+def test_show_needs_a_visualization_hook(tmp_path):
+    """A config with a test loop but without a VisualizationHook."""
+    config = tmp_path / 'no_visualization.py'
+    config.write_text(f'_base_ = {SQUEEZE!r}\n'
+                      'default_hooks = dict(_delete_=True, '
+                      "logger=dict(type='LoggerHook'))\n")
     with pytest.raises(ConfigError, match='VisualizationHook'):
-        merged_test_cfg('--show', config=USER)
+        merged_test_cfg('--show', config=str(config))
