@@ -101,6 +101,13 @@ def write_storage(folder, path, meta_path):
                overwrite=True)
 
 
+def _end_cosine_at(cosine, end):
+    """Make the cosine phase run from its start to ``end`` (at least one
+    step)."""
+    cosine.end = max(end, cosine.begin + 1)
+    cosine.T_max = cosine.end - cosine.begin
+
+
 def _set_pretrain_iters(cfg, max_iters):
     """An iteration-based schedule of ``max_iters`` with the config's
     warm-up fraction."""
@@ -110,8 +117,7 @@ def _set_pretrain_iters(cfg, max_iters):
     warmup, cosine = cfg.param_scheduler
     warmup.end = cosine.begin = max(1, round(
         max_iters * warmup.end / cfg.train_cfg.max_iters))
-    cosine.end = max(max_iters, cosine.begin + 1)
-    cosine.T_max = cosine.end - cosine.begin
+    _end_cosine_at(cosine, max_iters)
     cfg.train_cfg.max_iters = max_iters
     cfg.default_hooks.checkpoint.interval = max_iters
 
@@ -203,8 +209,7 @@ def _set_finetune_schedule(cfg, epochs, warmup_epochs=None):
     warmup, cosine = cfg.param_scheduler
     if warmup_epochs is not None:
         warmup.end = cosine.begin = warmup_epochs
-    cosine.end = max(epochs, cosine.begin + 1)
-    cosine.T_max = cosine.end - cosine.begin
+    _end_cosine_at(cosine, epochs)
 
 
 def finetune_config(config, work_dir, data_root, checkpoint, max_epochs=None,
@@ -248,14 +253,12 @@ def finetune_comparison(config, work_dir, data_root, encoder, pretrain_seconds,
     and a supervised run from scratch given the wall time of pretraining +
     fine-tuning; their held-out top-1 (%) and seconds."""
     backbone = osp.join(work_dir, 'pretrained_backbone.pth')
-    cfg = finetune_config(config, None, data_root, backbone, max_epochs)
-    export_backbone(encoder, cfg.model.backbone, backbone)
-    epochs = cfg.train_cfg.max_epochs
-    results = {}
-    for name, checkpoint in (('pretrained', backbone), ('scratch', None)):
-        cfg = finetune_config(config, osp.join(work_dir, f'finetune_{name}'),
-                              data_root, checkpoint, max_epochs)
-        results[name] = train_and_score(cfg)
+    cfgs = {name: finetune_config(config, osp.join(work_dir, f'finetune_{name}'),
+                                  data_root, checkpoint, max_epochs)
+            for name, checkpoint in (('pretrained', backbone), ('scratch', None))}
+    export_backbone(encoder, cfgs['pretrained'].model.backbone, backbone)
+    epochs = cfgs['pretrained'].train_cfg.max_epochs
+    results = {name: train_and_score(cfg) for name, cfg in cfgs.items()}
     budget = pretrain_seconds + results['pretrained'][1]
     # Epochs at the scratch run's pace that fill the budget.
     supervised_epochs = max(epochs, round(epochs * budget / results['scratch'][1]))
