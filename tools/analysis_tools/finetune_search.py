@@ -48,20 +48,11 @@ def write_split(data_root, fit_per_class, seed=0):
     return tuple(paths)
 
 
-def run_candidate(config, overrides, fit, holdout, checkpoint, work_dir):
-    """Fine-tune with ``overrides``; return (holdout top-1 %, seconds)."""
-    from mmeff.apis.quickstart import finetune_config, train_and_score
-    cfg = finetune_config(config, work_dir, None, checkpoint,
-                          train_path=fit, val_path=holdout,
-                          overrides=overrides)
-    top1, seconds = train_and_score(cfg)
-    return top1, seconds
-
-
-def main(argv=None):
+def parse_args(argv):
     from mmeff.apis.quickstart import DEFAULT_FINETUNE_CONFIG
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+        prog='finetune_search', description=__doc__,
+        formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument('--config', default=DEFAULT_FINETUNE_CONFIG)
     parser.add_argument('--checkpoint', default=None,
                         help='exported backbone (default: from scratch)')
@@ -76,22 +67,43 @@ def main(argv=None):
     parser.add_argument('--work-dir', default='work_dirs/finetune_search')
     parser.add_argument('--out', required=True, help='JSON report')
     args = parser.parse_args(argv)
+    try:
+        args.candidates = [json.loads(text) for text in args.candidates]
+    except json.JSONDecodeError as err:
+        parser.error(f'--candidates: not a JSON object ({err})')
+    return args
+
+
+def search(args):
+    """Fine-tune each candidate on the split; the report."""
+    from mmeff.apis.quickstart import finetune_config, train_and_score
     fit, holdout = write_split(args.data_root, args.fit_per_class)
     rows = []
-    for i, text in enumerate(args.candidates):
-        overrides = json.loads(text)
-        top1, seconds = run_candidate(
-            args.config, overrides, fit, holdout, args.checkpoint,
-            osp.join(args.work_dir, f'candidate_{i}'))
+    for i, overrides in enumerate(args.candidates):
+        cfg = finetune_config(args.config,
+                              osp.join(args.work_dir, f'candidate_{i}'), None,
+                              args.checkpoint, train_path=fit,
+                              val_path=holdout, overrides=overrides)
+        top1, seconds = train_and_score(cfg)
         rows.append(dict(overrides=overrides, holdout_top1=top1,
                          seconds=round(seconds, 1)))
         print(json.dumps(rows[-1]), flush=True)
-    report = dict(config=args.config, checkpoint=args.checkpoint,
-                  fit=fit, holdout=holdout, candidates=rows,
-                  best=max(rows, key=lambda r: r['holdout_top1']))
+    return dict(config=args.config, checkpoint=args.checkpoint,
+                fit=fit, holdout=holdout, candidates=rows,
+                best=max(rows, key=lambda r: r['holdout_top1']))
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    from mmeff.apis.train import USER_ERRORS
+    from mmeff.fileio import atomic_write_bytes
+    try:
+        report = search(args)
+    except (*USER_ERRORS, FileNotFoundError) as err:
+        print(f'finetune_search: error: {err}', file=sys.stderr)
+        return 2
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    with open(args.out, 'w') as f:
-        json.dump(report, f, indent=2)
+    atomic_write_bytes(args.out, json.dumps(report, indent=2).encode())
     print(json.dumps(report['best']))
     return 0
 
