@@ -25,19 +25,16 @@ def knn_top1(train_feats, train_labels, test_feats, test_labels, k=20,
     return 100.0 * correct / test.shape[0]
 
 
-def linear_probe_top1(train_feats, train_labels, test_feats, test_labels,
-                      epochs=100, lr=0.1, weight_decay=1e-4, num_classes=None,
-                      seed=0):
-    """Top-1 accuracy (%) of a softmax classifier on standardised features.
+def _standardise(train_feats):
+    mean = train_feats.float().mean(0, keepdim=True)
+    std = train_feats.float().std(0, keepdim=True).clamp_min(1e-6)
+    return mean, std
 
-    Full-batch training for ``epochs`` steps; the accuracy reported is the
-    last step's, never the best on the test split.
-    """
-    num_classes = num_classes or int(train_labels.max()) + 1
-    mean = train_feats.mean(0, keepdim=True)
-    std = train_feats.std(0, keepdim=True).clamp_min(1e-6)
-    train = (train_feats.float() - mean) / std
-    test = (test_feats.float() - mean) / std
+
+def _fit_softmax(train, train_labels, epochs, lr, weight_decay, num_classes,
+                 seed):
+    """Full-batch AdamW + cosine on ``train`` ``[N, C]``; ``(weight [C, K],
+    bias [K])``."""
     gen = torch.Generator().manual_seed(seed)
     weight = (torch.randn(train.shape[1], num_classes, generator=gen) *
               0.01).requires_grad_()
@@ -51,6 +48,37 @@ def linear_probe_top1(train_feats, train_labels, test_feats, test_labels,
             loss.backward()
             optim.step()
             sched.step()
+    return weight.detach(), bias.detach()
+
+
+def linear_probe_top1(train_feats, train_labels, test_feats, test_labels,
+                      epochs=100, lr=0.1, weight_decay=1e-4, num_classes=None,
+                      seed=0):
+    """Top-1 accuracy (%) of a softmax classifier on standardised features.
+
+    Full-batch training for ``epochs`` steps; the accuracy reported is the
+    last step's, never the best on the test split.
+    """
+    num_classes = num_classes or int(train_labels.max()) + 1
+    mean, std = _standardise(train_feats)
+    weight, bias = _fit_softmax((train_feats.float() - mean) / std,
+                                train_labels, epochs, lr, weight_decay,
+                                num_classes, seed)
     with torch.no_grad():
-        pred = (test @ weight + bias).argmax(1)
+        pred = (((test_feats.float() - mean) / std) @ weight + bias).argmax(1)
     return 100.0 * (pred == test_labels).float().mean().item()
+
+
+def fit_linear_probe(train_feats, train_labels, epochs=100, lr=0.1,
+                     weight_decay=1e-4, num_classes=None, seed=0):
+    """The classifier :func:`linear_probe_top1` fits, as one linear layer on
+    the raw features: ``(weight [K, C], bias [K])`` for ``nn.Linear``, the
+    standardisation folded in (``x @ weight.T + bias`` equals the probe's
+    logits on standardised ``x``)."""
+    num_classes = num_classes or int(train_labels.max()) + 1
+    mean, std = _standardise(train_feats)
+    weight, bias = _fit_softmax((train_feats.float() - mean) / std,
+                                train_labels, epochs, lr, weight_decay,
+                                num_classes, seed)
+    folded = weight / std.T
+    return folded.T.contiguous(), bias - (mean @ folded).squeeze(0)
