@@ -291,6 +291,71 @@ def decode_floor(image_dir, limit=1000, repeats=3):
     return floor
 
 
+def _stream_kernel():
+    """Compiled loop: cut the crop stream of each record's box, one thread;
+    returns the bytes of all streams (a record whose box needs every
+    interval is its own stream)."""
+    import numba
+
+    from mmeff.data.essl._lib import OK, essl_splice_crop
+    from mmeff.data.essl.decoders import random_resized_crop_box, sample_key
+    box = numba.njit(nogil=True)(random_resized_crop_box)
+    splice = essl_splice_crop
+
+    @numba.njit(nogil=True)
+    def cut_all(base, ptrs, sizes, heights, widths, seed, epoch, a0, a1, a2,
+                a3, a4, out, where, written):
+        total = 0
+        for s in range(len(ptrs)):
+            top, left, h, w = box(heights[s], widths[s], a0, a1, a2, a3, a4,
+                                  sample_key(seed, epoch, s))
+            status = splice(base + ptrs[s], sizes[s], top, left, h, w,
+                            out.ctypes.data, out.size, where.ctypes.data,
+                            written.ctypes.data)
+            total += written[0] if status == OK else sizes[s]
+        return total
+
+    return cut_all
+
+
+def crop_stream_cost(beton, args, sizes=(224, 112), repeats=5):
+    """CPU core-ms per image to cut the crop streams alone
+    (:func:`mmeff.data.essl.crop_stream`'s work, in a compiled loop on one
+    thread), for the boxes the loader's RandomResizedCrop draws in epoch 0
+    (seed 0) from every record of the restart-interval file, and the
+    streams' bytes as a fraction of the records'. A RandomResizedCrop box
+    does not depend on the output size, so the sizes share their boxes."""
+    from mmeff.apis.benchmarking import time_calls
+    from mmeff.data.essl.decoders import RandomResizedCropDecoder
+    from mmeff.data.essl.reader import ESSLRecords
+    table = ESSLRecords(beton).table()
+    mapped = np.memmap(beton, np.uint8, mode='r')
+    out = np.empty(int(table['sizes'].max()) + 64, np.uint8)
+    where = np.zeros(2, np.int32)
+    written = np.zeros(1, np.uint64)
+    cut_all = _stream_kernel()
+    rows = {}
+    for size in sizes:
+        decoder = RandomResizedCropDecoder(
+            size, crop_ratio_range=tuple(args.crop_ratio_range))
+        a0, a1, a2, a3, a4 = decoder.box_args()
+        call_args = (mapped.ctypes.data, table['ptrs'], table['sizes'],
+                     table['heights'], table['widths'], np.uint64(0),
+                     np.uint64(0), np.float64(a0), np.float64(a1),
+                     np.float64(a2), np.float64(a3), np.int64(a4), out, where,
+                     written)
+        stream_bytes = cut_all(*call_args)  # also compiles
+        best = min(time_calls(lambda: cut_all(*call_args), repeats))
+        rows[str(size)] = dict(
+            core_ms_per_image=round(best * 1e3 / len(table['ptrs']), 4),
+            stream_bytes_fraction=round(
+                int(stream_bytes) / int(table['sizes'].sum()), 4))
+    rows['gpu_decode'] = ('not measured: the machine that ran this has no '
+                          'GPU (batched nvJPEG through '
+                          "torchvision.io.decode_jpeg(list, device='cuda'))")
+    return rows
+
+
 def _profile_epoch(loader, count):
     """Per-stage ms per image over one more epoch of an mmeff method."""
     from mmeff.apis.benchmarking import timed
@@ -475,6 +540,7 @@ def main():
         record_bytes=dict(sizes, ratio=round(
             sizes['restart_intervals'] / sizes['plain'], 4)),
         decode_ms_per_image_one_thread=decode_floor(image_dir),
+        crop_streams=crop_stream_cost(beton_rst, args),
         writer=writer_throughput(image_dir, args))
     from mmeff.apis.benchmarking import print_report
     print_report(report, args.out, indent=1)

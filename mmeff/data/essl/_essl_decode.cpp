@@ -666,6 +666,19 @@ int essl_splice_crop(const uint8_t* src, uint64_t src_size, int cy, int cx,
   return kOk;
 }
 
+// What the headers of a JPEG say about its scan, for callers that explain
+// why a stream cannot be spliced: out receives [width, height, MCU width,
+// MCU height, MCUs per row, restart interval in MCUs (0: no markers)].
+// Returns 0, or 1 when src is not a baseline single-scan JPEG.
+int essl_jpeg_layout(const uint8_t* src, uint64_t src_size, int* out) {
+  ScanLayout L;
+  if (!parse_layout(src, src_size, &L)) return kNotSpliced;
+  const int values[6] = {L.width, L.height, L.mcu_w, L.mcu_h, L.mcus_x,
+                         L.interval};
+  std::memcpy(out, values, sizeof(values));
+  return kOk;
+}
+
 // Report a bus error in [begin, begin + length) with `message` (one line,
 // at most 1023 bytes) and exit 1. Returns the guard's slot, or -1 if all
 // are taken.

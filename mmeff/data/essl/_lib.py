@@ -42,6 +42,10 @@ essl_splice_crop.argtypes = [
 ]
 essl_splice_crop.restype = c_int
 
+essl_jpeg_layout = _lib.essl_jpeg_layout
+essl_jpeg_layout.argtypes = [c_void_p, c_uint64, c_void_p]
+essl_jpeg_layout.restype = c_int
+
 essl_guard_mapping = _lib.essl_guard_mapping
 essl_guard_mapping.argtypes = [c_uint64, c_uint64, ctypes.c_char_p]
 essl_guard_mapping.restype = c_int
@@ -98,6 +102,18 @@ def decode_crop(source, mode, height, width, box, scratch, destination,
         interpolation, int(dct_scaling),
         0 if used_scale is None else used_scale.ctypes.data,
         int(channels_first))
+
+
+def jpeg_layout(source):
+    """``dict(width, height, mcu_w, mcu_h, mcus_x, interval)`` from the
+    headers of the JPEG ``source`` (uint8 array), or None when it is not a
+    baseline single-scan JPEG."""
+    import numpy as np
+    out = np.zeros(6, np.int32)
+    if essl_jpeg_layout(source.ctypes.data, source.size, out.ctypes.data):
+        return None
+    return dict(zip(('width', 'height', 'mcu_w', 'mcu_h', 'mcus_x',
+                     'interval'), out.tolist()))
 
 
 class DecoderProfile:
