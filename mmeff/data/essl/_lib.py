@@ -78,7 +78,9 @@ essl_profile.restype = None
 essl_profile_read = _lib.essl_profile_read
 essl_profile_read.argtypes = [c_void_p]
 essl_profile_read.restype = None
-PROFILE_STAGES = ('splice', 'decode', 'resize', 'layout')
+# The last two are the bicubic kernel's passes, parts of 'resize'.
+PROFILE_STAGES = ('splice', 'decode', 'resize', 'layout',
+                  'resize_cubic_vertical', 'resize_cubic_horizontal')
 
 # Status codes returned by essl_decode_crop (and NOT_SPLICED by
 # essl_splice_crop).
