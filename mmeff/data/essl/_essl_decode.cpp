@@ -41,6 +41,11 @@ namespace {
 
 enum Mode { kJpeg = 0, kRaw = 1, kPng = 2 };
 
+// Decode options (bits of `flags`): IDCT at 1/2-1/8 scale when the box
+// allows, libjpeg's merged ("fast", non-fancy) chroma upsampling, and its
+// fast integer IDCT (JDCT_IFAST) instead of the accurate one.
+enum Flag { kDctScaling = 1, kMergedUpsampling = 2, kFastIdct = 4 };
+
 enum Status {
   kOk = 0,
   kBadArgs = -1,
@@ -511,7 +516,7 @@ int decode_jpeg_crop(const uint8_t* src, uint64_t src_size, int img_h,
                      int img_w, int cy, int cx, int ch, int cw, uint8_t* tmp,
                      uint64_t tmp_size,
                      uint8_t* dst, int out_h, int out_w, int interp,
-                     int dct_scaling, int* used_scale, int channels_first,
+                     int flags, int* used_scale, int channels_first,
                      StageTimer* timer) {
   thread_local std::vector<uint8_t> spliced;
   int oy = 0, ox = 0;
@@ -553,9 +558,11 @@ int decode_jpeg_crop(const uint8_t* src, uint64_t src_size, int img_h,
     return kBadArgs;
   }
   cinfo.out_color_space = JCS_RGB;
+  cinfo.do_fancy_upsampling = (flags & kMergedUpsampling) ? FALSE : TRUE;
+  cinfo.dct_method = (flags & kFastIdct) ? JDCT_IFAST : JDCT_ISLOW;
   // Smallest DCT scale n/8 that keeps the crop at least the output size.
   int num = 8;
-  if (dct_scaling) {
+  if (flags & kDctScaling) {
     for (int n = 1; n < 8; n *= 2) {
       if (static_cast<int64_t>(cw) * n >= 8LL * out_w &&
           static_cast<int64_t>(ch) * n >= 8LL * out_h) {
@@ -613,13 +620,13 @@ int decode_jpeg_crop(const uint8_t* src, uint64_t src_size, int img_h,
 int decode_record(const uint8_t* src, uint64_t src_size, int mode, int img_h,
                   int img_w, int cy, int cx, int ch, int cw, uint8_t* tmp,
                   uint64_t tmp_size, uint8_t* dst, int out_h, int out_w,
-                  int interp, int dct_scaling, int* used_scale,
+                  int interp, int flags, int* used_scale,
                   int channels_first, StageTimer* timer) {
   try {
     if (mode == kJpeg) {
       return decode_jpeg_crop(src, src_size, img_h, img_w, cy, cx, ch, cw,
                               tmp, tmp_size,
-                              dst, out_h, out_w, interp, dct_scaling,
+                              dst, out_h, out_w, interp, flags,
                               used_scale, channels_first, timer);
     }
     if (cx < 0 || cy < 0 || cw <= 0 || ch <= 0 || cx + cw > img_w ||
@@ -663,25 +670,28 @@ extern "C" {
 // Decode the box (cy, cx, ch, cw) of one record and resize it to
 // out_h x out_w RGB at dst (HWC, or CHW planes if channels_first). mode:
 // 0 JPEG, 1 raw HxWx3, 2 PNG. tmp holds the decoded window (at most
-// img_h * img_w * 3 bytes). Returns 0 or a negative status; *used_scale
+// img_h * img_w * 3 bytes). flags: bits of Flag (1 is what earlier
+// versions called dct_scaling). Returns 0 or a negative status; *used_scale
 // receives the DCT scale numerator (n/8) for JPEG.
 int essl_decode_crop(const uint8_t* src, uint64_t src_size, int mode,
                      int img_h, int img_w, int cy, int cx, int ch, int cw,
                      uint8_t* tmp, uint64_t tmp_size, uint8_t* dst, int out_h,
-                     int out_w, int interp, int dct_scaling, int* used_scale,
+                     int out_w, int interp, int flags, int* used_scale,
                      int channels_first) {
-  if (out_h <= 0 || out_w <= 0 || interp < 0 || interp > 4) return kBadArgs;
+  if (out_h <= 0 || out_w <= 0 || interp < 0 || interp > 4 || flags < 0 ||
+      flags > (kDctScaling | kMergedUpsampling | kFastIdct))
+    return kBadArgs;
   if (used_scale) *used_scale = 8;
   StageTimer timer;
   if (timer.on()) g_profiled_images.fetch_add(1, std::memory_order_relaxed);
   return decode_record(src, src_size, mode, img_h, img_w, cy, cx, ch, cw, tmp,
-                       tmp_size, dst, out_h, out_w, interp, dct_scaling,
+                       tmp_size, dst, out_h, out_w, interp, flags,
                        used_scale, channels_first, &timer);
 }
 
 // Profiling of the decoder's stages: switch on/off (resets the counters when
-// switched on) and read [splice, decode, resize, layout] ns and the count of
-// images decoded while on.
+// switched on) and read [splice, decode, resize, layout, bicubic vertical
+// pass, bicubic horizontal pass] ns and the count of images decoded while on.
 void essl_profile(int on) {
   if (on) {
     for (auto& t : g_stage_ns) t.store(0);
