@@ -14,7 +14,9 @@ each interpolation in ``--interpolations``:
       (bilinear only: its resize is fixed);
   (d) mmeff: ``ESSLLoader`` with the crop decoder (MMPretrain batches), on
       JPEGs without restart markers, and mmeff_rst on the same images stored
-      with a restart marker every ``--restart-interval`` MCUs;
+      with a restart marker every ``--restart-interval`` MCUs
+      (mmeff_rst_noverify: without the CRC check; mmeff_rst_fast: with the
+      decoder options ``jpeg_fancy_upsampling=False, use_fast_idct=True``);
   (f) limit / limit_rst: the decode-only limit -- the same crop boxes (same
       seed, epoch, order) decoded by the loader's own compiled batch kernel
       on the same number of threads, batch by batch, with nothing around it.
@@ -28,6 +30,9 @@ more epoch is profiled: the decoder's stages (splice of restart intervals,
 entropy decode + IDCT + colour, resize, CHW layout) in core-ms per image and
 the consumer side of ``ESSLLoader`` (waiting, data samples, batch
 transforms) in wall ms per image.
+
+Also the CPU cost of cutting crop streams for a GPU decoder (the loader's
+boxes, :func:`mmeff.data.essl.crop_stream`'s work) per image.
 
 Test images: ``--num-images`` JPEGs (quality 90) of 500x375 or 375x500, cut
 at random positions and scales from the real photographs shipped in
@@ -51,7 +56,10 @@ SOURCES = ('astronaut', 'coffee', 'chelsea', 'rocket', 'hubble_deep_field',
            'immunohistochemistry', 'retina', 'camera', 'grass', 'gravel',
            'brick', 'moon')
 METHODS = ('mmpretrain', 'mmpretrain_mae', 'torchvision', 'ffcv', 'mmeff',
-           'mmeff_rst', 'mmeff_rst_noverify', 'limit', 'limit_rst')
+           'mmeff_rst', 'mmeff_rst_noverify', 'mmeff_rst_fast', 'limit',
+           'limit_rst')
+# The decoder options of mmeff_rst_fast (not the defaults: docs/essl.md).
+FAST_OPTIONS = dict(jpeg_fancy_upsampling=False, use_fast_idct=True)
 # Methods whose resize is fixed or that stand for one published pipeline.
 BILINEAR_ONLY = ('torchvision', 'ffcv')
 BICUBIC_ONLY = ('mmpretrain_mae', )
@@ -62,7 +70,8 @@ RATIOS = (('mmeff', 'mmpretrain'), ('mmeff_rst', 'mmpretrain'),
           ('mmeff', 'torchvision'), ('ffcv', 'mmpretrain'),
           ('mmeff', 'limit'), ('mmeff_rst', 'limit_rst'),
           ('limit_rst', 'limit'), ('mmeff_rst', 'mmeff'),
-          ('mmeff_rst', 'mmeff_rst_noverify'))
+          ('mmeff_rst', 'mmeff_rst_noverify'),
+          ('mmeff_rst_fast', 'mmpretrain'), ('mmeff_rst_fast', 'mmeff_rst'))
 
 
 def make_images(root, num_images, seed=0, quality=90):
@@ -164,11 +173,11 @@ def _mmpretrain(size, interp, backend, args):
     return _torch_loader(ds, args, default_collate)
 
 
-def _essl_loader(beton, size, interp, args, verify=True):
+def _essl_loader(beton, size, interp, args, verify=True, **options):
     from mmeff.data.essl import ESSLLoader
     return ESSLLoader(beton, args.batch_size, dict(
         type='RandomResizedCrop', scale=size, interpolation=interp,
-        crop_ratio_range=tuple(args.crop_ratio_range)),
+        crop_ratio_range=tuple(args.crop_ratio_range), **options),
         num_workers=args.workers, shuffle=True, drop_last=False,
         verify=verify)
 
@@ -222,10 +231,11 @@ def build(method, size, interp, args):
         ds = ImageFolder(args.image_dir, transform=tf)
         return _torch_loader(ds, args, None), lambda b: len(b[0])
     beton = args.beton_rst if '_rst' in method else args.beton
-    if method in ('mmeff', 'mmeff_rst', 'mmeff_rst_noverify'):
+    if method.startswith('mmeff'):
+        options = FAST_OPTIONS if method.endswith('_fast') else {}
         return _essl_loader(beton, size, interp, args,
-                            verify=not method.endswith('_noverify')), \
-            lambda b: len(b['inputs'])
+                            verify=not method.endswith('_noverify'),
+                            **options), lambda b: len(b['inputs'])
     if method in ('limit', 'limit_rst'):
         return DecodeLimit(_essl_loader(beton, size, interp, args)), int
     return _stock_ffcv(size, args), lambda b: len(b[0])
