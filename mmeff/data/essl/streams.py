@@ -8,7 +8,8 @@ headers are copied with the frame size changed, the intervals' bytes follow
 with their markers renumbered. Any JPEG decoder can then decode only the
 crop's neighbourhood, e.g. a batch of such streams on a GPU::
 
-    import torchvision
+    import torch, torchvision
+    records = ESSLRecords('train.beton')
     streams = [crop_stream(records.raw_bytes(i), box) for i, box in todo]
     images = torchvision.io.decode_jpeg(
         [torch.frombuffer(s.data, dtype=torch.uint8) for s in streams],
