@@ -21,8 +21,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._lib import NOT_SPLICED, jpeg_layout, splice_crop
-
 
 class CropStream(NamedTuple):
     """What :func:`crop_stream` returns.
@@ -112,6 +110,8 @@ def crop_stream(source, box):
             no restart markers or intervals that do not tile its rows, has
             damaged markers, or when ``box`` is not inside the image.
     """
+    # Imported here: importing mmeff must work without the compiled decoder.
+    from ._lib import NOT_SPLICED, jpeg_layout, splice_crop
     data = _as_array(source)
     layout = jpeg_layout(data)
     if layout is None:
