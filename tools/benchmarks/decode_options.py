@@ -30,8 +30,7 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from loader_throughput import make_images, record_bytes  # noqa: E402
+from mmeff.apis.benchmarking import essl_record_bytes, loader_benchmark_images
 
 OPTIONS = {
     'default': {},
@@ -64,7 +63,8 @@ def write_files(args):
     """The benchmark images and one ESSL file per restart interval."""
     from mmeff.data.essl import write_essl
     image_dir = osp.join(args.work_dir, f'images-{args.num_images}')
-    make_images(image_dir, args.num_images, quality=args.jpeg_quality)
+    loader_benchmark_images(image_dir, args.num_images,
+                            quality=args.jpeg_quality)
     files = {}
     for interval in args.restart_intervals:
         beton = osp.join(args.work_dir, f'essl-{args.num_images}'
@@ -223,7 +223,7 @@ def main():
                          speed_ratio=round(base / v, 3)) for k, v in ms.items()}
         print(f'intervals @{size}: ' + ', '.join(
             f'{k}: {v:.3f} ms' for k, v in ms.items()), file=sys.stderr)
-    sizes = {str(k): record_bytes(v) for k, v in files.items()}
+    sizes = {str(k): essl_record_bytes(v) for k, v in files.items()}
     report['record_bytes'] = dict(
         sizes, **{f'ratio_{k}': round(v / sizes[str(args.restart_intervals[0])],
                                       4) for k, v in sizes.items()})

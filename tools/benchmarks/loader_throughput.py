@@ -52,9 +52,6 @@ import threading
 
 import numpy as np
 
-SOURCES = ('astronaut', 'coffee', 'chelsea', 'rocket', 'hubble_deep_field',
-           'immunohistochemistry', 'retina', 'camera', 'grass', 'gravel',
-           'brick', 'moon')
 METHODS = ('mmpretrain', 'mmpretrain_mae', 'torchvision', 'ffcv', 'mmeff',
            'mmeff_rst', 'mmeff_rst_noverify', 'mmeff_rst_fast', 'limit',
            'limit_rst')
@@ -72,44 +69,6 @@ RATIOS = (('mmeff', 'mmpretrain'), ('mmeff_rst', 'mmpretrain'),
           ('limit_rst', 'limit'), ('mmeff_rst', 'mmeff'),
           ('mmeff_rst', 'mmeff_rst_noverify'),
           ('mmeff_rst_fast', 'mmpretrain'), ('mmeff_rst_fast', 'mmeff_rst'))
-
-
-def make_images(root, num_images, seed=0, quality=90):
-    """Write ``num_images`` ~500x375 JPEGs in one class folder per source."""
-    import cv2
-    import skimage.data
-    from PIL import Image
-    stamp = osp.join(root, f'.done-{num_images}-{seed}-{quality}')
-    if osp.isfile(stamp):
-        return root
-    rng = np.random.default_rng(seed)
-    photos = []
-    for name in SOURCES:
-        img = getattr(skimage.data, name)()
-        if img.ndim == 2:
-            img = np.stack([img] * 3, -1)
-        photos.append(np.ascontiguousarray(img[..., :3]))
-    for name in SOURCES:
-        os.makedirs(osp.join(root, name), exist_ok=True)
-    for i in range(num_images):
-        c = i % len(SOURCES)
-        src = photos[c]
-        h, w = src.shape[:2]
-        out_w, out_h = (500, 375) if rng.random() < 0.75 else (375, 500)
-        # A box of the output's aspect ratio, 30-100% of the largest one.
-        side = rng.uniform(0.3, 1.0) * min(w / out_w, h / out_h)
-        bw, bh = max(8, int(out_w * side)), max(8, int(out_h * side))
-        x, y = rng.integers(0, w - bw + 1), rng.integers(0, h - bh + 1)
-        crop = src[y:y + bh, x:x + bw]
-        if rng.random() < 0.5:
-            crop = crop[:, ::-1]
-        interp = cv2.INTER_AREA if bw >= out_w else cv2.INTER_CUBIC
-        crop = cv2.resize(np.ascontiguousarray(crop), (out_w, out_h),
-                          interpolation=interp)
-        Image.fromarray(crop).save(
-            osp.join(root, SOURCES[c], f'{i:06d}.jpg'), quality=quality)
-    open(stamp, 'w').close()
-    return root
 
 
 def _pss_tree(pid):
@@ -445,8 +404,10 @@ def _parse(argv=None):
 
 def write_files(args):
     """The images, the ESSL file without and with restart markers."""
+    from mmeff.apis.benchmarking import loader_benchmark_images
     image_dir = osp.join(args.work_dir, f'images-{args.num_images}')
-    make_images(image_dir, args.num_images, quality=args.jpeg_quality)
+    loader_benchmark_images(image_dir, args.num_images,
+                            quality=args.jpeg_quality)
     from mmeff.data.essl import write_essl
     files = {}
     for interval in (0, args.restart_interval):
@@ -480,13 +441,6 @@ def writer_throughput(image_dir, args, imagenet_images=1_281_167,
                 imagenet_train_minutes=round(
                     imagenet_images / (rate * processes) / 60, 1),
                 processes=processes)
-
-
-def record_bytes(path):
-    """Bytes of all image records (the file itself is padded to pages)."""
-    from mmeff.data.essl.reader import ESSLRecords
-    records = ESSLRecords(path)
-    return int(sum(records._sizes[int(p)] for p in records.images['data_ptr']))
 
 
 def _runs(args):
@@ -537,7 +491,8 @@ def main():
             epoch_images_per_s=res['epoch_images_per_s'],
             peak_mem_mb=round(res['peak_mem_mb'], 1),
             **({'profile_ms': res['profile_ms']} if res['profile_ms'] else {}))
-    sizes = {k: record_bytes(v) for k, v in
+    from mmeff.apis.benchmarking import essl_record_bytes
+    sizes = {k: essl_record_bytes(v) for k, v in
              (('plain', beton), ('restart_intervals', beton_rst))}
     report = dict(
         setup=dict(num_images=args.num_images, workers=args.workers,
