@@ -7,8 +7,8 @@ timed block, for steps whose device work is only waited for at the end);
 prints the JSON report with the :func:`environment` it was measured in and
 writes it.
 Shared measurements: step time and FLOPs, resolution per epoch,
-proxy-vs-time curves. A curve is a list of
-:class:`~mmeff.engine.hooks.FeatureProbeHook` points,
+proxy-vs-time curves; the ESSL benchmarks' test images and record bytes.
+A curve is a list of :class:`~mmeff.engine.hooks.FeatureProbeHook` points,
 ``dict(train_seconds, iterations, images_seen, knn_top1)``, in time order.
 """
 import copy
@@ -214,3 +214,60 @@ def print_report(report, out=None, indent=2):
     print(json.dumps(report, indent=indent))
     if out:
         write_report(report, out, indent)
+
+
+# Real photographs shipped in scikit-image, cut into the loader benchmarks'
+# test images.
+LOADER_IMAGE_SOURCES = (
+    'astronaut', 'coffee', 'chelsea', 'rocket', 'hubble_deep_field',
+    'immunohistochemistry', 'retina', 'camera', 'grass', 'gravel', 'brick',
+    'moon')
+
+
+def loader_benchmark_images(root, num_images, seed=0, quality=90):
+    """Write ``num_images`` JPEGs of 500x375 or 375x500 (quality
+    ``quality``), cut at random positions and scales from scikit-image's
+    photographs, in one class folder per photograph; once per
+    (count, seed, quality)."""
+    import cv2
+    import numpy as np
+    import skimage.data
+    from PIL import Image
+    stamp = os.path.join(root, f'.done-{num_images}-{seed}-{quality}')
+    if os.path.isfile(stamp):
+        return root
+    rng = np.random.default_rng(seed)
+    photos = []
+    for name in LOADER_IMAGE_SOURCES:
+        img = getattr(skimage.data, name)()
+        if img.ndim == 2:
+            img = np.stack([img] * 3, -1)
+        photos.append(np.ascontiguousarray(img[..., :3]))
+        os.makedirs(os.path.join(root, name), exist_ok=True)
+    for i in range(num_images):
+        c = i % len(LOADER_IMAGE_SOURCES)
+        src = photos[c]
+        h, w = src.shape[:2]
+        out_w, out_h = (500, 375) if rng.random() < 0.75 else (375, 500)
+        # A box of the output's aspect ratio, 30-100% of the largest one.
+        side = rng.uniform(0.3, 1.0) * min(w / out_w, h / out_h)
+        bw, bh = max(8, int(out_w * side)), max(8, int(out_h * side))
+        x, y = rng.integers(0, w - bw + 1), rng.integers(0, h - bh + 1)
+        crop = src[y:y + bh, x:x + bw]
+        if rng.random() < 0.5:
+            crop = crop[:, ::-1]
+        interp = cv2.INTER_AREA if bw >= out_w else cv2.INTER_CUBIC
+        crop = cv2.resize(np.ascontiguousarray(crop), (out_w, out_h),
+                          interpolation=interp)
+        Image.fromarray(crop).save(os.path.join(
+            root, LOADER_IMAGE_SOURCES[c], f'{i:06d}.jpg'), quality=quality)
+    open(stamp, 'w').close()
+    return root
+
+
+def essl_record_bytes(path):
+    """Bytes of all image records of an ESSL file (the file itself is
+    padded to pages)."""
+    from mmeff.data.essl.reader import ESSLRecords
+    records = ESSLRecords(path)
+    return int(sum(records._sizes[int(p)] for p in records.images['data_ptr']))

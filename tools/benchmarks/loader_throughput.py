@@ -14,7 +14,9 @@ each interpolation in ``--interpolations``:
       (bilinear only: its resize is fixed);
   (d) mmeff: ``ESSLLoader`` with the crop decoder (MMPretrain batches), on
       JPEGs without restart markers, and mmeff_rst on the same images stored
-      with a restart marker every ``--restart-interval`` MCUs;
+      with a restart marker every ``--restart-interval`` MCUs
+      (mmeff_rst_noverify: without the CRC check; mmeff_rst_fast: with the
+      decoder options ``jpeg_fancy_upsampling=False, use_fast_idct=True``);
   (f) limit / limit_rst: the decode-only limit -- the same crop boxes (same
       seed, epoch, order) decoded by the loader's own compiled batch kernel
       on the same number of threads, batch by batch, with nothing around it.
@@ -28,6 +30,9 @@ more epoch is profiled: the decoder's stages (splice of restart intervals,
 entropy decode + IDCT + colour, resize, CHW layout) in core-ms per image and
 the consumer side of ``ESSLLoader`` (waiting, data samples, batch
 transforms) in wall ms per image.
+
+Also the CPU cost of cutting crop streams for a GPU decoder (the loader's
+boxes, :func:`mmeff.data.essl.crop_stream`'s work) per image.
 
 Test images: ``--num-images`` JPEGs (quality 90) of 500x375 or 375x500, cut
 at random positions and scales from the real photographs shipped in
@@ -47,11 +52,11 @@ import threading
 
 import numpy as np
 
-SOURCES = ('astronaut', 'coffee', 'chelsea', 'rocket', 'hubble_deep_field',
-           'immunohistochemistry', 'retina', 'camera', 'grass', 'gravel',
-           'brick', 'moon')
 METHODS = ('mmpretrain', 'mmpretrain_mae', 'torchvision', 'ffcv', 'mmeff',
-           'mmeff_rst', 'mmeff_rst_noverify', 'limit', 'limit_rst')
+           'mmeff_rst', 'mmeff_rst_noverify', 'mmeff_rst_fast', 'limit',
+           'limit_rst')
+# The decoder options of mmeff_rst_fast (not the defaults: docs/essl.md).
+FAST_OPTIONS = dict(jpeg_fancy_upsampling=False, use_fast_idct=True)
 # Methods whose resize is fixed or that stand for one published pipeline.
 BILINEAR_ONLY = ('torchvision', 'ffcv')
 BICUBIC_ONLY = ('mmpretrain_mae', )
@@ -62,45 +67,8 @@ RATIOS = (('mmeff', 'mmpretrain'), ('mmeff_rst', 'mmpretrain'),
           ('mmeff', 'torchvision'), ('ffcv', 'mmpretrain'),
           ('mmeff', 'limit'), ('mmeff_rst', 'limit_rst'),
           ('limit_rst', 'limit'), ('mmeff_rst', 'mmeff'),
-          ('mmeff_rst', 'mmeff_rst_noverify'))
-
-
-def make_images(root, num_images, seed=0, quality=90):
-    """Write ``num_images`` ~500x375 JPEGs in one class folder per source."""
-    import cv2
-    import skimage.data
-    from PIL import Image
-    stamp = osp.join(root, f'.done-{num_images}-{seed}-{quality}')
-    if osp.isfile(stamp):
-        return root
-    rng = np.random.default_rng(seed)
-    photos = []
-    for name in SOURCES:
-        img = getattr(skimage.data, name)()
-        if img.ndim == 2:
-            img = np.stack([img] * 3, -1)
-        photos.append(np.ascontiguousarray(img[..., :3]))
-    for name in SOURCES:
-        os.makedirs(osp.join(root, name), exist_ok=True)
-    for i in range(num_images):
-        c = i % len(SOURCES)
-        src = photos[c]
-        h, w = src.shape[:2]
-        out_w, out_h = (500, 375) if rng.random() < 0.75 else (375, 500)
-        # A box of the output's aspect ratio, 30-100% of the largest one.
-        side = rng.uniform(0.3, 1.0) * min(w / out_w, h / out_h)
-        bw, bh = max(8, int(out_w * side)), max(8, int(out_h * side))
-        x, y = rng.integers(0, w - bw + 1), rng.integers(0, h - bh + 1)
-        crop = src[y:y + bh, x:x + bw]
-        if rng.random() < 0.5:
-            crop = crop[:, ::-1]
-        interp = cv2.INTER_AREA if bw >= out_w else cv2.INTER_CUBIC
-        crop = cv2.resize(np.ascontiguousarray(crop), (out_w, out_h),
-                          interpolation=interp)
-        Image.fromarray(crop).save(
-            osp.join(root, SOURCES[c], f'{i:06d}.jpg'), quality=quality)
-    open(stamp, 'w').close()
-    return root
+          ('mmeff_rst', 'mmeff_rst_noverify'),
+          ('mmeff_rst_fast', 'mmpretrain'), ('mmeff_rst_fast', 'mmeff_rst'))
 
 
 def _pss_tree(pid):
@@ -164,11 +132,11 @@ def _mmpretrain(size, interp, backend, args):
     return _torch_loader(ds, args, default_collate)
 
 
-def _essl_loader(beton, size, interp, args, verify=True):
+def _essl_loader(beton, size, interp, args, verify=True, **options):
     from mmeff.data.essl import ESSLLoader
     return ESSLLoader(beton, args.batch_size, dict(
         type='RandomResizedCrop', scale=size, interpolation=interp,
-        crop_ratio_range=tuple(args.crop_ratio_range)),
+        crop_ratio_range=tuple(args.crop_ratio_range), **options),
         num_workers=args.workers, shuffle=True, drop_last=False,
         verify=verify)
 
@@ -222,10 +190,11 @@ def build(method, size, interp, args):
         ds = ImageFolder(args.image_dir, transform=tf)
         return _torch_loader(ds, args, None), lambda b: len(b[0])
     beton = args.beton_rst if '_rst' in method else args.beton
-    if method in ('mmeff', 'mmeff_rst', 'mmeff_rst_noverify'):
+    if method.startswith('mmeff'):
+        options = FAST_OPTIONS if method.endswith('_fast') else {}
         return _essl_loader(beton, size, interp, args,
-                            verify=not method.endswith('_noverify')), \
-            lambda b: len(b['inputs'])
+                            verify=not method.endswith('_noverify'),
+                            **options), lambda b: len(b['inputs'])
     if method in ('limit', 'limit_rst'):
         return DecodeLimit(_essl_loader(beton, size, interp, args)), int
     return _stock_ffcv(size, args), lambda b: len(b[0])
@@ -289,6 +258,71 @@ def decode_floor(image_dir, limit=1000, repeats=3):
         best = min(time_calls(decode_all, repeats)) / len(data)
         floor[name] = round(best * 1e3, 3)
     return floor
+
+
+def _stream_kernel():
+    """Compiled loop: cut the crop stream of each record's box, one thread;
+    returns the bytes of all streams (a record whose box needs every
+    interval is its own stream)."""
+    import numba
+
+    from mmeff.data.essl._lib import OK, essl_splice_crop
+    from mmeff.data.essl.decoders import random_resized_crop_box, sample_key
+    box = numba.njit(nogil=True)(random_resized_crop_box)
+    splice = essl_splice_crop
+
+    @numba.njit(nogil=True)
+    def cut_all(base, ptrs, sizes, heights, widths, seed, epoch, a0, a1, a2,
+                a3, a4, out, where, written):
+        total = 0
+        for s in range(len(ptrs)):
+            top, left, h, w = box(heights[s], widths[s], a0, a1, a2, a3, a4,
+                                  sample_key(seed, epoch, s))
+            status = splice(base + ptrs[s], sizes[s], top, left, h, w,
+                            out.ctypes.data, out.size, where.ctypes.data,
+                            written.ctypes.data)
+            total += written[0] if status == OK else sizes[s]
+        return total
+
+    return cut_all
+
+
+def crop_stream_cost(beton, args, sizes=(224, 112), repeats=5):
+    """CPU core-ms per image to cut the crop streams alone
+    (:func:`mmeff.data.essl.crop_stream`'s work, in a compiled loop on one
+    thread), for the boxes the loader's RandomResizedCrop draws in epoch 0
+    (seed 0) from every record of the restart-interval file, and the
+    streams' bytes as a fraction of the records'. A RandomResizedCrop box
+    does not depend on the output size, so the sizes share their boxes."""
+    from mmeff.apis.benchmarking import time_calls
+    from mmeff.data.essl.decoders import RandomResizedCropDecoder
+    from mmeff.data.essl.reader import ESSLRecords
+    table = ESSLRecords(beton).table()
+    mapped = np.memmap(beton, np.uint8, mode='r')
+    out = np.empty(int(table['sizes'].max()) + 64, np.uint8)
+    where = np.zeros(2, np.int32)
+    written = np.zeros(1, np.uint64)
+    cut_all = _stream_kernel()
+    rows = {}
+    for size in sizes:
+        decoder = RandomResizedCropDecoder(
+            size, crop_ratio_range=tuple(args.crop_ratio_range))
+        a0, a1, a2, a3, a4 = decoder.box_args()
+        call_args = (mapped.ctypes.data, table['ptrs'], table['sizes'],
+                     table['heights'], table['widths'], np.uint64(0),
+                     np.uint64(0), np.float64(a0), np.float64(a1),
+                     np.float64(a2), np.float64(a3), np.int64(a4), out, where,
+                     written)
+        stream_bytes = cut_all(*call_args)  # also compiles
+        best = min(time_calls(lambda: cut_all(*call_args), repeats))
+        rows[str(size)] = dict(
+            core_ms_per_image=round(best * 1e3 / len(table['ptrs']), 4),
+            stream_bytes_fraction=round(
+                int(stream_bytes) / int(table['sizes'].sum()), 4))
+    rows['gpu_decode'] = ('not measured: the machine that ran this has no '
+                          'GPU (batched nvJPEG through '
+                          "torchvision.io.decode_jpeg(list, device='cuda'))")
+    return rows
 
 
 def _profile_epoch(loader, count):
@@ -370,8 +404,10 @@ def _parse(argv=None):
 
 def write_files(args):
     """The images, the ESSL file without and with restart markers."""
+    from mmeff.apis.benchmarking import loader_benchmark_images
     image_dir = osp.join(args.work_dir, f'images-{args.num_images}')
-    make_images(image_dir, args.num_images, quality=args.jpeg_quality)
+    loader_benchmark_images(image_dir, args.num_images,
+                            quality=args.jpeg_quality)
     from mmeff.data.essl import write_essl
     files = {}
     for interval in (0, args.restart_interval):
@@ -405,13 +441,6 @@ def writer_throughput(image_dir, args, imagenet_images=1_281_167,
                 imagenet_train_minutes=round(
                     imagenet_images / (rate * processes) / 60, 1),
                 processes=processes)
-
-
-def record_bytes(path):
-    """Bytes of all image records (the file itself is padded to pages)."""
-    from mmeff.data.essl.reader import ESSLRecords
-    records = ESSLRecords(path)
-    return int(sum(records._sizes[int(p)] for p in records.images['data_ptr']))
 
 
 def _runs(args):
@@ -462,7 +491,8 @@ def main():
             epoch_images_per_s=res['epoch_images_per_s'],
             peak_mem_mb=round(res['peak_mem_mb'], 1),
             **({'profile_ms': res['profile_ms']} if res['profile_ms'] else {}))
-    sizes = {k: record_bytes(v) for k, v in
+    from mmeff.apis.benchmarking import essl_record_bytes
+    sizes = {k: essl_record_bytes(v) for k, v in
              (('plain', beton), ('restart_intervals', beton_rst))}
     report = dict(
         setup=dict(num_images=args.num_images, workers=args.workers,
@@ -475,6 +505,7 @@ def main():
         record_bytes=dict(sizes, ratio=round(
             sizes['restart_intervals'] / sizes['plain'], 4)),
         decode_ms_per_image_one_thread=decode_floor(image_dir),
+        crop_streams=crop_stream_cost(beton_rst, args),
         writer=writer_throughput(image_dir, args))
     from mmeff.apis.benchmarking import print_report
     print_report(report, args.out, indent=1)

@@ -7,6 +7,7 @@ the stock torch DataLoader path never need it.
 from .loader import ESSLLoader, build_essl_loader
 from .reader import CorruptRecordError, ESSLFileError, ESSLRecords
 from .runner import ESSLRunner
+from .streams import CropStream, crop_stream
 from .transforms import (
     BatchColorJitter,
     BatchGaussianBlur,
@@ -22,10 +23,10 @@ from .transforms import (
 from .writer import read_sidecar, write_essl
 
 __all__ = [
-    'CorruptRecordError', 'ESSLFileError', 'ESSLRecords',
+    'CorruptRecordError', 'CropStream', 'ESSLFileError', 'ESSLRecords',
     'BatchColorJitter', 'BatchGaussianBlur', 'BatchGrayscale',
     'BatchMultiPatchCrop', 'BatchNormalize', 'BatchRandAugment',
     'BatchRandomFlip', 'BatchSolarize', 'BatchThreeAugment', 'ESSLLoader',
     'ESSLRunner', 'build_batch_transforms', 'build_essl_loader',
-    'read_sidecar', 'write_essl'
+    'crop_stream', 'read_sidecar', 'write_essl'
 ]

@@ -41,6 +41,11 @@ namespace {
 
 enum Mode { kJpeg = 0, kRaw = 1, kPng = 2 };
 
+// Decode options (bits of `flags`): IDCT at 1/2-1/8 scale when the box
+// allows, libjpeg's merged ("fast", non-fancy) chroma upsampling, and its
+// fast integer IDCT (JDCT_IFAST) instead of the accurate one.
+enum Flag { kDctScaling = 1, kMergedUpsampling = 2, kFastIdct = 4 };
+
 enum Status {
   kOk = 0,
   kBadArgs = -1,
@@ -50,7 +55,16 @@ enum Status {
 
 // Per-stage time spent in the decoder, summed over threads (nanoseconds),
 // collected only while profiling is switched on.
-enum Stage { kSplice = 0, kDecode = 1, kResize = 2, kLayout = 3, kStages = 4 };
+// The two bicubic sub-stages are parts of kResize, timed inside the kernel.
+enum Stage {
+  kSplice = 0,
+  kDecode = 1,
+  kResize = 2,
+  kLayout = 3,
+  kCubicVertical = 4,
+  kCubicHorizontal = 5,
+  kStages = 6
+};
 std::atomic<int> g_profile{0};
 std::atomic<uint64_t> g_stage_ns[kStages];
 std::atomic<uint64_t> g_profiled_images{0};
@@ -68,16 +82,24 @@ class StageTimer {
     last_ = t;
   }
   bool on() const { return on_; }
-
- private:
   static uint64_t now() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(
                std::chrono::steady_clock::now().time_since_epoch())
         .count();
   }
+
+ private:
   int on_;
   uint64_t last_ = 0;
 };
+
+// Adds the time since `*since` to `stage` and restarts it, when profiling.
+inline void charge(Stage stage, uint64_t* since) {
+  if (!g_profile.load(std::memory_order_relaxed)) return;
+  uint64_t t = StageTimer::now();
+  g_stage_ns[stage].fetch_add(t - *since, std::memory_order_relaxed);
+  *since = t;
+}
 
 struct ErrorManager {
   jpeg_error_mgr pub;
@@ -347,6 +369,160 @@ inline uint8_t round_q20(int v) {
   return static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v));
 }
 
+// Both passes multiply 16-bit values by 16-bit weights into 32-bit sums.
+// On x86-64 CPUs with AVX2 they run 16 lanes at a time with pairs of rows
+// interleaved, so that one multiply-add instruction (vpmaddwd) gives
+// w0 * r0 + w1 * r1; elsewhere (and for the last lanes) plain loops. Both
+// give the same integers: the sums fit 32 bits and the results 16.
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define ESSL_AVX2 1
+
+const bool g_has_avx2 = __builtin_cpu_supports("avx2");
+
+__attribute__((target("avx2"))) inline __m256i pair_weights(int a, int b) {
+  return _mm256_set1_epi32(static_cast<int>(
+      (static_cast<uint32_t>(static_cast<uint16_t>(b)) << 16) |
+      static_cast<uint16_t>(a)));
+}
+
+// w0*a + w1*b + w2*c + w3*d + bias, >> shift, for 16 int16 lanes, as two
+// 8 x int32 halves repacked in order (unpack and pack both work per 128-bit
+// lane, so the order comes back).
+__attribute__((target("avx2"))) inline __m256i taps16(
+    __m256i a, __m256i b, __m256i c, __m256i d, __m256i w01, __m256i w23,
+    __m256i bias, int shift) {
+  __m256i lo = _mm256_add_epi32(
+      _mm256_add_epi32(_mm256_madd_epi16(_mm256_unpacklo_epi16(a, b), w01),
+                       _mm256_madd_epi16(_mm256_unpacklo_epi16(c, d), w23)),
+      bias);
+  __m256i hi = _mm256_add_epi32(
+      _mm256_add_epi32(_mm256_madd_epi16(_mm256_unpackhi_epi16(a, b), w01),
+                       _mm256_madd_epi16(_mm256_unpackhi_epi16(c, d), w23)),
+      bias);
+  const __m128i count = _mm_cvtsi32_si128(shift);
+  return _mm256_packs_epi32(_mm256_sra_epi32(lo, count),
+                            _mm256_sra_epi32(hi, count));
+}
+
+__attribute__((target("avx2"))) inline __m256i widen16(const uint8_t* p) {
+  return _mm256_cvtepu8_epi16(
+      _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+__attribute__((target("avx2"))) inline __m256i load16(const int16_t* p) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+}
+
+// Vertical taps over n bytes of four rows into Q6; returns lanes done.
+__attribute__((target("avx2"))) int vertical_avx2(
+    const uint8_t* r0, const uint8_t* r1, const uint8_t* r2,
+    const uint8_t* r3, const int16_t* w, int16_t* out, int n) {
+  const __m256i w01 = pair_weights(w[0], w[1]), w23 = pair_weights(w[2], w[3]);
+  const __m256i bias = _mm256_set1_epi32(128);
+  int i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m256i v = taps16(widen16(r0 + i), widen16(r1 + i), widen16(r2 + i),
+                       widen16(r3 + i), w01, w23, bias, 8);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), v);
+  }
+  return i;
+}
+
+// Horizontal taps over n Q6 values of four rows into 8-bit; lanes done.
+__attribute__((target("avx2"))) int horizontal_avx2(
+    const int16_t* c0, const int16_t* c1, const int16_t* c2,
+    const int16_t* c3, const int16_t* w, uint8_t* out, int n) {
+  const __m256i w01 = pair_weights(w[0], w[1]), w23 = pair_weights(w[2], w[3]);
+  const __m256i bias = _mm256_set1_epi32(1 << 19);
+  int i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m256i v = taps16(load16(c0 + i), load16(c1 + i), load16(c2 + i),
+                       load16(c3 + i), w01, w23, bias, 20);
+    // Saturating pack to 8 bits, then the two 64-bit halves that hold it.
+    __m256i bytes = _mm256_permute4x64_epi64(_mm256_packus_epi16(v, v), 8);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i),
+                     _mm256_castsi256_si128(bytes));
+  }
+  return i;
+}
+#endif
+
+// Output row y of the vertical pass, source columns [lo, lo + span), Q6.
+void cubic_vertical_row(const cv::Mat& src, const CubicTaps& tx,
+                        const CubicTaps& ty, int y, int16_t* tmp) {
+  const int span = tx.hi - tx.lo + 1;
+  const int* iy = &ty.index[4 * y];
+  const int16_t* wy = &ty.weight[4 * y];
+  const uint8_t* r0 = src.ptr<uint8_t>(iy[0]) + 3 * tx.lo;
+  const uint8_t* r1 = src.ptr<uint8_t>(iy[1]) + 3 * tx.lo;
+  const uint8_t* r2 = src.ptr<uint8_t>(iy[2]) + 3 * tx.lo;
+  const uint8_t* r3 = src.ptr<uint8_t>(iy[3]) + 3 * tx.lo;
+  const int w0 = wy[0], w1 = wy[1], w2 = wy[2], w3 = wy[3];
+  int i = 0;
+#ifdef ESSL_AVX2
+  if (g_has_avx2) i = vertical_avx2(r0, r1, r2, r3, wy, tmp, 3 * span);
+#endif
+  for (; i < 3 * span; ++i)  // Q14 x 8 bit -> Q6
+    tmp[i] = static_cast<int16_t>(
+        (w0 * r0[i] + w1 * r1[i] + w2 * r2[i] + w3 * r3[i] + 128) >> 8);
+}
+
+// Output rows the vertical pass computes before storing them transposed:
+// each source column then takes one contiguous store of kBlock pixels.
+constexpr int kBlock = 4;
+
+// Vertical pass of every output row over source columns [lo, lo + span),
+// written transposed: source column x becomes row x of `cols` (Q6). `tmp`
+// holds kBlock rows of 3 * span values.
+void cubic_vertical_pass(const cv::Mat& src, const CubicTaps& tx,
+                         const CubicTaps& ty, int out_h, int16_t* tmp,
+                         int16_t* cols) {
+  const int span = tx.hi - tx.lo + 1, line = 3 * out_h;
+  for (int y0 = 0; y0 < out_h; y0 += kBlock) {
+    const int rows = std::min(kBlock, out_h - y0);
+    for (int k = 0; k < rows; ++k)
+      cubic_vertical_row(src, tx, ty, y0 + k, tmp + 3 * span * k);
+    for (int x = 0; x < span; ++x) {
+      int16_t* c = &cols[static_cast<size_t>(x) * line + 3 * y0];
+      for (int k = 0; k < rows; ++k) {
+        const int16_t* t = tmp + 3 * span * k + 3 * x;
+        c[3 * k] = t[0], c[3 * k + 1] = t[1], c[3 * k + 2] = t[2];
+      }
+    }
+  }
+}
+
+// Horizontal pass over the rows of `cols`, then back to HWC at dst.
+void cubic_horizontal_pass(const CubicTaps& tx, const int16_t* cols,
+                           uint8_t* done, uint8_t* dst, int out_h,
+                           int out_w) {
+  const int line = 3 * out_h;
+  for (int x = 0; x < out_w; ++x) {
+    const int* ix = &tx.index[4 * x];
+    const int16_t* wx = &tx.weight[4 * x];
+    const int16_t* c0 = &cols[static_cast<size_t>(ix[0] - tx.lo) * line];
+    const int16_t* c1 = &cols[static_cast<size_t>(ix[1] - tx.lo) * line];
+    const int16_t* c2 = &cols[static_cast<size_t>(ix[2] - tx.lo) * line];
+    const int16_t* c3 = &cols[static_cast<size_t>(ix[3] - tx.lo) * line];
+    const int w0 = wx[0], w1 = wx[1], w2 = wx[2], w3 = wx[3];
+    uint8_t* o = &done[static_cast<size_t>(x) * line];
+    int i = 0;
+#ifdef ESSL_AVX2
+    if (g_has_avx2) i = horizontal_avx2(c0, c1, c2, c3, wx, o, line);
+#endif
+    for (; i < line; ++i)  // Q14 x Q6 -> Q20
+      o[i] = round_q20(w0 * c0[i] + w1 * c1[i] + w2 * c2[i] + w3 * c3[i]);
+  }
+  for (int y = 0; y < out_h; ++y) {
+    uint8_t* out = dst + static_cast<size_t>(y) * out_w * 3;
+    for (int x = 0; x < out_w; ++x) {
+      const uint8_t* d = &done[static_cast<size_t>(x) * line + 3 * y];
+      out[3 * x] = d[0], out[3 * x + 1] = d[1], out[3 * x + 2] = d[2];
+    }
+  }
+}
+
 // Box (x0, y0, bw, bh) of an RGB image resized to out_h x out_w; source
 // pixels outside [x_first, x_last] x [y_first, y_last] are replicated edges.
 // Both passes combine whole rows: the vertical one on the source rows, the
@@ -358,49 +534,18 @@ void resize_cubic_rgb(const cv::Mat& src, double x0, double y0, double bw,
   thread_local CubicTaps tx, ty;
   thread_local std::vector<int16_t> rows, cols;
   thread_local std::vector<uint8_t> done;
+  uint64_t since = g_profile.load(std::memory_order_relaxed)
+                       ? StageTimer::now() : 0;
   cubic_taps(x0, bw, x_first, x_last, out_w, &tx);
   cubic_taps(y0, bh, y_first, y_last, out_h, &ty);
   const int span = tx.hi - tx.lo + 1, line = 3 * out_h;
-  rows.resize(static_cast<size_t>(3) * span);
+  rows.resize(static_cast<size_t>(3) * span * kBlock);
   cols.resize(static_cast<size_t>(span) * line);
   done.resize(static_cast<size_t>(out_w) * line);
-  int16_t* tmp = rows.data();
-  for (int y = 0; y < out_h; ++y) {
-    const int* iy = &ty.index[4 * y];
-    const int16_t* wy = &ty.weight[4 * y];
-    const uint8_t* r0 = src.ptr<uint8_t>(iy[0]) + 3 * tx.lo;
-    const uint8_t* r1 = src.ptr<uint8_t>(iy[1]) + 3 * tx.lo;
-    const uint8_t* r2 = src.ptr<uint8_t>(iy[2]) + 3 * tx.lo;
-    const uint8_t* r3 = src.ptr<uint8_t>(iy[3]) + 3 * tx.lo;
-    const int w0 = wy[0], w1 = wy[1], w2 = wy[2], w3 = wy[3];
-    for (int i = 0; i < 3 * span; ++i)  // Q14 x 8 bit -> Q6
-      tmp[i] = static_cast<int16_t>(
-          (w0 * r0[i] + w1 * r1[i] + w2 * r2[i] + w3 * r3[i] + 128) >> 8);
-    // Column x of the source becomes row x of `cols`.
-    for (int x = 0; x < span; ++x) {
-      int16_t* c = &cols[static_cast<size_t>(x) * line + 3 * y];
-      c[0] = tmp[3 * x], c[1] = tmp[3 * x + 1], c[2] = tmp[3 * x + 2];
-    }
-  }
-  for (int x = 0; x < out_w; ++x) {
-    const int* ix = &tx.index[4 * x];
-    const int16_t* wx = &tx.weight[4 * x];
-    const int16_t* c0 = &cols[static_cast<size_t>(ix[0] - tx.lo) * line];
-    const int16_t* c1 = &cols[static_cast<size_t>(ix[1] - tx.lo) * line];
-    const int16_t* c2 = &cols[static_cast<size_t>(ix[2] - tx.lo) * line];
-    const int16_t* c3 = &cols[static_cast<size_t>(ix[3] - tx.lo) * line];
-    const int w0 = wx[0], w1 = wx[1], w2 = wx[2], w3 = wx[3];
-    uint8_t* o = &done[static_cast<size_t>(x) * line];
-    for (int i = 0; i < line; ++i)  // Q14 x Q6 -> Q20
-      o[i] = round_q20(w0 * c0[i] + w1 * c1[i] + w2 * c2[i] + w3 * c3[i]);
-  }
-  for (int y = 0; y < out_h; ++y) {
-    uint8_t* out = dst + static_cast<size_t>(y) * out_w * 3;
-    for (int x = 0; x < out_w; ++x) {
-      const uint8_t* d = &done[static_cast<size_t>(x) * line + 3 * y];
-      out[3 * x] = d[0], out[3 * x + 1] = d[1], out[3 * x + 2] = d[2];
-    }
-  }
+  cubic_vertical_pass(src, tx, ty, out_h, rows.data(), cols.data());
+  charge(kCubicVertical, &since);
+  cubic_horizontal_pass(tx, cols.data(), done.data(), dst, out_h, out_w);
+  charge(kCubicHorizontal, &since);
 }
 
 void resize_box(const cv::Mat& src, double x0, double y0, double bw,
@@ -464,7 +609,7 @@ int decode_jpeg_crop(const uint8_t* src, uint64_t src_size, int img_h,
                      int img_w, int cy, int cx, int ch, int cw, uint8_t* tmp,
                      uint64_t tmp_size,
                      uint8_t* dst, int out_h, int out_w, int interp,
-                     int dct_scaling, int* used_scale, int channels_first,
+                     int flags, int* used_scale, int channels_first,
                      StageTimer* timer) {
   thread_local std::vector<uint8_t> spliced;
   int oy = 0, ox = 0;
@@ -506,9 +651,11 @@ int decode_jpeg_crop(const uint8_t* src, uint64_t src_size, int img_h,
     return kBadArgs;
   }
   cinfo.out_color_space = JCS_RGB;
+  cinfo.do_fancy_upsampling = (flags & kMergedUpsampling) ? FALSE : TRUE;
+  cinfo.dct_method = (flags & kFastIdct) ? JDCT_IFAST : JDCT_ISLOW;
   // Smallest DCT scale n/8 that keeps the crop at least the output size.
   int num = 8;
-  if (dct_scaling) {
+  if (flags & kDctScaling) {
     for (int n = 1; n < 8; n *= 2) {
       if (static_cast<int64_t>(cw) * n >= 8LL * out_w &&
           static_cast<int64_t>(ch) * n >= 8LL * out_h) {
@@ -566,13 +713,13 @@ int decode_jpeg_crop(const uint8_t* src, uint64_t src_size, int img_h,
 int decode_record(const uint8_t* src, uint64_t src_size, int mode, int img_h,
                   int img_w, int cy, int cx, int ch, int cw, uint8_t* tmp,
                   uint64_t tmp_size, uint8_t* dst, int out_h, int out_w,
-                  int interp, int dct_scaling, int* used_scale,
+                  int interp, int flags, int* used_scale,
                   int channels_first, StageTimer* timer) {
   try {
     if (mode == kJpeg) {
       return decode_jpeg_crop(src, src_size, img_h, img_w, cy, cx, ch, cw,
                               tmp, tmp_size,
-                              dst, out_h, out_w, interp, dct_scaling,
+                              dst, out_h, out_w, interp, flags,
                               used_scale, channels_first, timer);
     }
     if (cx < 0 || cy < 0 || cw <= 0 || ch <= 0 || cx + cw > img_w ||
@@ -616,25 +763,28 @@ extern "C" {
 // Decode the box (cy, cx, ch, cw) of one record and resize it to
 // out_h x out_w RGB at dst (HWC, or CHW planes if channels_first). mode:
 // 0 JPEG, 1 raw HxWx3, 2 PNG. tmp holds the decoded window (at most
-// img_h * img_w * 3 bytes). Returns 0 or a negative status; *used_scale
+// img_h * img_w * 3 bytes). flags: bits of Flag (1 is what earlier
+// versions called dct_scaling). Returns 0 or a negative status; *used_scale
 // receives the DCT scale numerator (n/8) for JPEG.
 int essl_decode_crop(const uint8_t* src, uint64_t src_size, int mode,
                      int img_h, int img_w, int cy, int cx, int ch, int cw,
                      uint8_t* tmp, uint64_t tmp_size, uint8_t* dst, int out_h,
-                     int out_w, int interp, int dct_scaling, int* used_scale,
+                     int out_w, int interp, int flags, int* used_scale,
                      int channels_first) {
-  if (out_h <= 0 || out_w <= 0 || interp < 0 || interp > 4) return kBadArgs;
+  if (out_h <= 0 || out_w <= 0 || interp < 0 || interp > 4 || flags < 0 ||
+      flags > (kDctScaling | kMergedUpsampling | kFastIdct))
+    return kBadArgs;
   if (used_scale) *used_scale = 8;
   StageTimer timer;
   if (timer.on()) g_profiled_images.fetch_add(1, std::memory_order_relaxed);
   return decode_record(src, src_size, mode, img_h, img_w, cy, cx, ch, cw, tmp,
-                       tmp_size, dst, out_h, out_w, interp, dct_scaling,
+                       tmp_size, dst, out_h, out_w, interp, flags,
                        used_scale, channels_first, &timer);
 }
 
 // Profiling of the decoder's stages: switch on/off (resets the counters when
-// switched on) and read [splice, decode, resize, layout] ns and the count of
-// images decoded while on.
+// switched on) and read [splice, decode, resize, layout, bicubic vertical
+// pass, bicubic horizontal pass] ns and the count of images decoded while on.
 void essl_profile(int on) {
   if (on) {
     for (auto& t : g_stage_ns) t.store(0);
@@ -663,6 +813,19 @@ int essl_splice_crop(const uint8_t* src, uint64_t src_size, int cy, int cx,
   if (spliced.size() > out_size) return kNoRoom;
   std::memcpy(out, spliced.data(), spliced.size());
   *written = spliced.size();
+  return kOk;
+}
+
+// What the headers of a JPEG say about its scan, for callers that explain
+// why a stream cannot be spliced: out receives [width, height, MCU width,
+// MCU height, MCUs per row, restart interval in MCUs (0: no markers)].
+// Returns 0, or 1 when src is not a baseline single-scan JPEG.
+int essl_jpeg_layout(const uint8_t* src, uint64_t src_size, int* out) {
+  ScanLayout L;
+  if (!parse_layout(src, src_size, &L)) return kNotSpliced;
+  const int values[6] = {L.width, L.height, L.mcu_w, L.mcu_h, L.mcus_x,
+                         L.interval};
+  std::memcpy(out, values, sizeof(values));
   return kOk;
 }
 

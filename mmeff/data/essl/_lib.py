@@ -28,7 +28,7 @@ essl_decode_crop.argtypes = [
     c_int, c_int, c_int, c_int,     # crop top, left, height, width
     c_void_p, c_uint64,             # scratch buffer, its size
     c_void_p, c_int, c_int,         # destination, output height, width
-    c_int, c_int, c_void_p,         # interpolation, DCT scaling, used scale
+    c_int, c_int, c_void_p,         # interpolation, flags, used scale
     c_int,                          # channels first (CHW planes)
 ]
 essl_decode_crop.restype = c_int
@@ -41,6 +41,10 @@ essl_splice_crop.argtypes = [
     c_void_p, c_void_p,             # (top, left) int32[2], written uint64
 ]
 essl_splice_crop.restype = c_int
+
+essl_jpeg_layout = _lib.essl_jpeg_layout
+essl_jpeg_layout.argtypes = [c_void_p, c_uint64, c_void_p]
+essl_jpeg_layout.restype = c_int
 
 essl_guard_mapping = _lib.essl_guard_mapping
 essl_guard_mapping.argtypes = [c_uint64, c_uint64, ctypes.c_char_p]
@@ -74,7 +78,9 @@ essl_profile.restype = None
 essl_profile_read = _lib.essl_profile_read
 essl_profile_read.argtypes = [c_void_p]
 essl_profile_read.restype = None
-PROFILE_STAGES = ('splice', 'decode', 'resize', 'layout')
+# The last two are the bicubic kernel's passes, parts of 'resize'.
+PROFILE_STAGES = ('splice', 'decode', 'resize', 'layout',
+                  'resize_cubic_vertical', 'resize_cubic_horizontal')
 
 # Status codes returned by essl_decode_crop (and NOT_SPLICED by
 # essl_splice_crop).
@@ -83,10 +89,22 @@ OK, BAD_ARGS, CORRUPT, NO_ROOM, NOT_SPLICED = 0, -1, -2, -3, 1
 # cv2 interpolation codes, under MMPretrain's names.
 INTERPOLATION = dict(nearest=0, bilinear=1, bicubic=2, area=3, lanczos=4)
 
+# Bits of the decoder's ``flags`` argument.
+DCT_SCALING, MERGED_UPSAMPLING, FAST_IDCT = 1, 2, 4
+
+
+def decode_flags(dct_scaling=True, jpeg_fancy_upsampling=True,
+                 use_fast_idct=False):
+    """The decoder's ``flags`` word for these options."""
+    return ((DCT_SCALING if dct_scaling else 0)
+            | (0 if jpeg_fancy_upsampling else MERGED_UPSAMPLING)
+            | (FAST_IDCT if use_fast_idct else 0))
+
 
 def decode_crop(source, mode, height, width, box, scratch, destination,
                 interpolation=1, dct_scaling=True, used_scale=None,
-                channels_first=False):
+                channels_first=False, jpeg_fancy_upsampling=True,
+                use_fast_idct=False):
     """Decode ``box=(top, left, h, w)`` of one record into ``destination``
     (``[H, W, 3]``, or ``[3, H, W]`` with ``channels_first``)."""
     top, left, h, w = box
@@ -95,9 +113,22 @@ def decode_crop(source, mode, height, width, box, scratch, destination,
     return essl_decode_crop(
         source.ctypes.data, source.size, mode, height, width, top, left, h, w,
         scratch.ctypes.data, scratch.size, destination.ctypes.data, oh, ow,
-        interpolation, int(dct_scaling),
+        interpolation,
+        decode_flags(dct_scaling, jpeg_fancy_upsampling, use_fast_idct),
         0 if used_scale is None else used_scale.ctypes.data,
         int(channels_first))
+
+
+def jpeg_layout(source):
+    """``dict(width, height, mcu_w, mcu_h, mcus_x, interval)`` from the
+    headers of the JPEG ``source`` (uint8 array), or None when it is not a
+    baseline single-scan JPEG."""
+    import numpy as np
+    out = np.zeros(6, np.int32)
+    if essl_jpeg_layout(source.ctypes.data, source.size, out.ctypes.data):
+        return None
+    return dict(zip(('width', 'height', 'mcu_w', 'mcu_h', 'mcus_x',
+                     'interval'), out.tolist()))
 
 
 class DecoderProfile:

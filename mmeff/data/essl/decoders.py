@@ -33,7 +33,11 @@ numba = import_extra('numba', 'ffcv', 'The ESSL crop decoder')
 
 from ..ops.boxes import random_resized_crop_box as rrc_box  # noqa: E402
 from ..ops.boxes import splitmix64  # noqa: E402
-from ._lib import INTERPOLATION, essl_decode_crop  # noqa: E402
+from ._lib import (  # noqa: E402
+    INTERPOLATION,
+    decode_flags,
+    essl_decode_crop,
+)
 
 
 def _pair(size, name):
@@ -94,13 +98,21 @@ class _CropDecoder:
 
     box_fn = None
 
-    def __init__(self, scale, interpolation='bilinear', dct_scaling=True):
+    def __init__(self, scale, interpolation='bilinear', dct_scaling=True,
+                 jpeg_fancy_upsampling=True, use_fast_idct=False):
         self.output_size = _pair(scale, 'scale')
         if interpolation not in INTERPOLATION:
             raise ValueError(f'interpolation must be one of '
                              f'{sorted(INTERPOLATION)}, got {interpolation!r}')
         self.interpolation = interpolation
         self.dct_scaling = bool(dct_scaling)
+        for name, value in (('jpeg_fancy_upsampling', jpeg_fancy_upsampling),
+                            ('use_fast_idct', use_fast_idct)):
+            if not isinstance(value, (bool, np.bool_)):
+                raise ValueError(f'{name} must be True or False, got '
+                                 f'{value!r}')
+        self.jpeg_fancy_upsampling = bool(jpeg_fancy_upsampling)
+        self.use_fast_idct = bool(use_fast_idct)
 
     def box_args(self):
         raise NotImplementedError
@@ -116,13 +128,20 @@ class RandomResizedCropDecoder(_CropDecoder):
         max_attempts (int): tries before falling back to a central crop.
         interpolation (str): nearest / bilinear / bicubic / area / lanczos.
         dct_scaling (bool): decode at 1/2-1/8 scale when the box allows.
+        jpeg_fancy_upsampling (bool): libjpeg's smooth ("fancy") chroma
+            upsampling; False takes its merged upsampling, as DALI's
+            option of the same name (docs/essl.md gives speed and pixels).
+        use_fast_idct (bool): libjpeg's fast integer IDCT (JDCT_IFAST)
+            instead of the accurate one, as DALI's option of the same name.
     """
     box_fn = staticmethod(random_resized_crop_box)
 
     def __init__(self, scale, crop_ratio_range=(0.08, 1.0),
                  aspect_ratio_range=(3. / 4., 4. / 3.), max_attempts=10,
-                 interpolation='bilinear', dct_scaling=True):
-        super().__init__(scale, interpolation, dct_scaling)
+                 interpolation='bilinear', dct_scaling=True,
+                 jpeg_fancy_upsampling=True, use_fast_idct=False):
+        super().__init__(scale, interpolation, dct_scaling,
+                         jpeg_fancy_upsampling, use_fast_idct)
         lo, hi = crop_ratio_range
         if not 0 < lo <= hi <= 1:
             raise ValueError('crop_ratio_range must satisfy 0 < lo <= hi <= 1,'
@@ -144,13 +163,16 @@ class CenterCropDecoder(_CropDecoder):
     """Decode + central square crop + resize (evaluation).
 
     ``crop_ratio=224/256`` reproduces MMPretrain's ``ResizeEdge(256)`` then
-    ``CenterCrop(224)`` at any output size.
+    ``CenterCrop(224)`` at any output size. The decode options are
+    :class:`RandomResizedCropDecoder`'s.
     """
     box_fn = staticmethod(center_crop_box)
 
     def __init__(self, scale, crop_ratio=224 / 256, interpolation='bilinear',
-                 dct_scaling=True):
-        super().__init__(scale, interpolation, dct_scaling)
+                 dct_scaling=True, jpeg_fancy_upsampling=True,
+                 use_fast_idct=False):
+        super().__init__(scale, interpolation, dct_scaling,
+                         jpeg_fancy_upsampling, use_fast_idct)
         if not 0 < crop_ratio <= 1:
             raise ValueError(f'crop_ratio must be in (0, 1], got {crop_ratio}')
         self.crop_ratio = float(crop_ratio)
@@ -185,7 +207,7 @@ def batch_kernel(decoder):
     """The compiled batch decode of ``decoder``'s box type.
 
     ``kernel(base, ptrs, sizes, modes, heights, widths, samples, seed, epoch,
-    a0, a1, a2, a3, a4, out, scratch, status, interp, dct)`` decodes records
+    a0, a1, a2, a3, a4, out, scratch, status, interp, flags)`` decodes records
     ``samples`` of the file mapped at address ``base`` into ``out``
     (``[n, 3, H, W]`` uint8), one image per thread of numba's pool, with the
     boxes :class:`_CropDecoder` draws for ``(seed, epoch, sample)``;
@@ -203,7 +225,7 @@ def batch_kernel(decoder):
         @numba.njit(parallel=True, nogil=True)
         def kernel(base, ptrs, sizes, modes, heights, widths, samples, seed,
                    epoch, a0, a1, a2, a3, a4, out, scratch, status, interp,
-                   dct):
+                   flags):
             out_h, out_w = out.shape[2], out.shape[3]
             for j in numba.prange(len(samples)):
                 t = numba.get_thread_id()
@@ -217,16 +239,18 @@ def batch_kernel(decoder):
                     base + ptrs[s], sizes[s], modes[s], heights[s],
                     widths[s], top, left, h, w, scratch[t].ctypes.data,
                     scratch.shape[1], out[j].ctypes.data, out_h, out_w,
-                    interp, dct, 0, 1)
+                    interp, flags, 0, 1)
 
         _BATCH_KERNELS[box_fn] = kernel
     return _BATCH_KERNELS[box_fn]
 
 
 def kernel_args(decoder):
-    """Box parameters and codes for :func:`batch_kernel`, typed as the
-    compiled kernel takes them."""
+    """Box parameters and codes (interpolation, decode flags) for
+    :func:`batch_kernel`, typed as the compiled kernel takes them."""
     a0, a1, a2, a3, a4 = decoder.box_args()
+    flags = decode_flags(decoder.dct_scaling, decoder.jpeg_fancy_upsampling,
+                         decoder.use_fast_idct)
     return (np.float64(a0), np.float64(a1), np.float64(a2), np.float64(a3),
             np.int64(a4), np.int32(INTERPOLATION[decoder.interpolation]),
-            np.int32(decoder.dct_scaling))
+            np.int32(flags))

@@ -241,13 +241,13 @@ class ESSLLoader:
 
         from .decoders import batch_kernel, kernel_args
         t = self._table()
-        a0, a1, a2, a3, a4, interp, dct = kernel_args(self.decoder)
+        a0, a1, a2, a3, a4, interp, flags = kernel_args(self.decoder)
         numba.set_num_threads(self._threads())
         batch_kernel(self.decoder)(
             t['file'].ctypes.data, t['ptrs'], t['sizes'], t['modes'],
             t['heights'], t['widths'], samples, np.uint64(self.seed % 2**64),
             np.uint64(epoch), a0, a1, a2, a3, a4, out, t['scratch'], status,
-            interp, dct)
+            interp, flags)
 
     def __iter__(self):
         order = self.order.sample_order(self.epoch)
