@@ -265,6 +265,27 @@ def loader_benchmark_images(root, num_images, seed=0, quality=90):
     return root
 
 
+def loader_benchmark_files(work_dir, num_images, restart_intervals,
+                           quality=90, workers=2):
+    """The benchmark images under ``work_dir`` and one ESSL file of them per
+    restart interval (0: no restart markers), each written once; returns
+    ``(image folder, {interval: ESSL path})``."""
+    from mmeff.data.essl import write_essl
+    image_dir = os.path.join(work_dir, f'images-{num_images}')
+    loader_benchmark_images(image_dir, num_images, quality=quality)
+    files = {}
+    for interval in restart_intervals:
+        beton = os.path.join(work_dir, f'essl-{num_images}'
+                             + (f'-rst{interval}' if interval else '')
+                             + '.beton')
+        if not os.path.isfile(beton + '.meta.json'):
+            write_essl(image_dir, beton, write_mode='jpg', max_resolution=500,
+                       jpeg_quality=quality, progress=False,
+                       num_workers=workers, restart_interval=interval)
+        files[interval] = beton
+    return image_dir, files
+
+
 def essl_record_bytes(path):
     """Bytes of all image records of an ESSL file (the file itself is
     padded to pages)."""

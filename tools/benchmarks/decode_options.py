@@ -25,12 +25,11 @@ variant. Prints JSON.
     python tools/benchmarks/decode_options.py --out docs/results/decode_options.json
 """
 import argparse
-import os.path as osp
 import sys
 
 import numpy as np
 
-from mmeff.apis.benchmarking import essl_record_bytes, loader_benchmark_images
+from mmeff.apis.benchmarking import essl_record_bytes
 
 OPTIONS = {
     'default': {},
@@ -61,20 +60,10 @@ def _parse(argv=None):
 
 def write_files(args):
     """The benchmark images and one ESSL file per restart interval."""
-    from mmeff.data.essl import write_essl
-    image_dir = osp.join(args.work_dir, f'images-{args.num_images}')
-    loader_benchmark_images(image_dir, args.num_images,
-                            quality=args.jpeg_quality)
-    files = {}
-    for interval in args.restart_intervals:
-        beton = osp.join(args.work_dir, f'essl-{args.num_images}'
-                         + (f'-rst{interval}' if interval else '') + '.beton')
-        if not osp.isfile(beton + '.meta.json'):
-            write_essl(image_dir, beton, write_mode='jpg', max_resolution=500,
-                       jpeg_quality=args.jpeg_quality, progress=False,
-                       num_workers=2, restart_interval=interval)
-        files[interval] = beton
-    return files
+    from mmeff.apis.benchmarking import loader_benchmark_files
+    return loader_benchmark_files(args.work_dir, args.num_images,
+                                  args.restart_intervals,
+                                  quality=args.jpeg_quality)[1]
 
 
 def _loader(beton, size, args, **options):

@@ -404,20 +404,10 @@ def _parse(argv=None):
 
 def write_files(args):
     """The images, the ESSL file without and with restart markers."""
-    from mmeff.apis.benchmarking import loader_benchmark_images
-    image_dir = osp.join(args.work_dir, f'images-{args.num_images}')
-    loader_benchmark_images(image_dir, args.num_images,
-                            quality=args.jpeg_quality)
-    from mmeff.data.essl import write_essl
-    files = {}
-    for interval in (0, args.restart_interval):
-        beton = osp.join(args.work_dir, f'essl-{args.num_images}'
-                         + (f'-rst{interval}' if interval else '') + '.beton')
-        if not osp.isfile(beton + '.meta.json'):
-            write_essl(image_dir, beton, write_mode='jpg', max_resolution=500,
-                       jpeg_quality=args.jpeg_quality, progress=False,
-                       num_workers=args.workers, restart_interval=interval)
-        files[interval] = beton
+    from mmeff.apis.benchmarking import loader_benchmark_files
+    image_dir, files = loader_benchmark_files(
+        args.work_dir, args.num_images, (0, args.restart_interval),
+        quality=args.jpeg_quality, workers=args.workers)
     return image_dir, files[0], files[args.restart_interval]
 
 
