@@ -1,8 +1,16 @@
 import os.path as osp
+import signal
 
 import pytest
 
 from tests.helpers.tools import REPO
+
+# A test run started in the background without job control (`cmd &` in a
+# script) ignores SIGINT, and the tools it starts would inherit that, so the
+# Ctrl-C tests would never interrupt them. Handled (not ignored) here, SIGINT
+# is back to its default in every child after exec.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope='session')
