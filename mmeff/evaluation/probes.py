@@ -25,12 +25,6 @@ def knn_top1(train_feats, train_labels, test_feats, test_labels, k=20,
     return 100.0 * correct / test.shape[0]
 
 
-def _standardise(train_feats):
-    mean = train_feats.float().mean(0, keepdim=True)
-    std = train_feats.float().std(0, keepdim=True).clamp_min(1e-6)
-    return mean, std
-
-
 def _fit_softmax(train, train_labels, epochs, lr, weight_decay, num_classes,
                  seed):
     """Full-batch AdamW + cosine on ``train`` ``[N, C]``; ``(weight [C, K],
@@ -51,6 +45,19 @@ def _fit_softmax(train, train_labels, epochs, lr, weight_decay, num_classes,
     return weight.detach(), bias.detach()
 
 
+def _fit_standardised(train_feats, train_labels, epochs, lr, weight_decay,
+                      num_classes, seed):
+    """The probe on standardised features: ``(mean, std, weight [C, K],
+    bias [K])``; the statistics are the training features'."""
+    num_classes = num_classes or int(train_labels.max()) + 1
+    train = train_feats.float()
+    mean = train.mean(0, keepdim=True)
+    std = train.std(0, keepdim=True).clamp_min(1e-6)
+    weight, bias = _fit_softmax((train - mean) / std, train_labels, epochs,
+                                lr, weight_decay, num_classes, seed)
+    return mean, std, weight, bias
+
+
 def linear_probe_top1(train_feats, train_labels, test_feats, test_labels,
                       epochs=100, lr=0.1, weight_decay=1e-4, num_classes=None,
                       seed=0):
@@ -59,11 +66,8 @@ def linear_probe_top1(train_feats, train_labels, test_feats, test_labels,
     Full-batch training for ``epochs`` steps; the accuracy reported is the
     last step's, never the best on the test split.
     """
-    num_classes = num_classes or int(train_labels.max()) + 1
-    mean, std = _standardise(train_feats)
-    weight, bias = _fit_softmax((train_feats.float() - mean) / std,
-                                train_labels, epochs, lr, weight_decay,
-                                num_classes, seed)
+    mean, std, weight, bias = _fit_standardised(
+        train_feats, train_labels, epochs, lr, weight_decay, num_classes, seed)
     with torch.no_grad():
         pred = (((test_feats.float() - mean) / std) @ weight + bias).argmax(1)
     return 100.0 * (pred == test_labels).float().mean().item()
@@ -75,10 +79,7 @@ def fit_linear_probe(train_feats, train_labels, epochs=100, lr=0.1,
     the raw features: ``(weight [K, C], bias [K])`` for ``nn.Linear``, the
     standardisation folded in (``x @ weight.T + bias`` equals the probe's
     logits on standardised ``x``)."""
-    num_classes = num_classes or int(train_labels.max()) + 1
-    mean, std = _standardise(train_feats)
-    weight, bias = _fit_softmax((train_feats.float() - mean) / std,
-                                train_labels, epochs, lr, weight_decay,
-                                num_classes, seed)
+    mean, std, weight, bias = _fit_standardised(
+        train_feats, train_labels, epochs, lr, weight_decay, num_classes, seed)
     folded = weight / std.T
     return folded.T.contiguous(), bias - (mean @ folded).squeeze(0)
